@@ -1,0 +1,106 @@
+"""Engine, sessions and the one-transaction-per-service-call rule.
+
+SQLite is the embedded default: the Jupyter server and every kernel open the
+same file, so it runs in WAL mode with a busy timeout and foreign keys on.
+PostgreSQL is used by URL for teams. Schema changes go through Alembic only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+ENV_URL = "LABDECK_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_database_url() -> str:
+    """`LABDECK_DATABASE_URL`, else a SQLite file in the Jupyter data directory."""
+    url = os.environ.get(ENV_URL)
+    if url:
+        return url
+    from jupyter_core.paths import jupyter_data_dir
+
+    path = Path(jupyter_data_dir()) / "labdeck" / "labdeck.db"
+    return f"sqlite:///{path}"
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite defers BEGIN on its own; take transaction control back so that
+    # the "begin" hook below decides how each unit of work starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        database = url.split(":///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        if database in ("", ":memory:"):
+            raise ValueError("labdeck needs a SQLite file, not an in-memory database")
+    else:
+        kwargs["pool_pre_ping"] = True
+    if os.environ.get("LABDECK_DB_NULLPOOL"):
+        kwargs["poolclass"] = NullPool
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take the lock up front: a deferred transaction that reads, then
+    writes after another process committed, fails at once with SQLITE_BUSY
+    (the busy timeout cannot help it). Readers stay deferred and never block."""
+    if conn.get_execution_options().get("labdeck_readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine plus a session factory; `transaction()` is the unit of work."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_database_url()
+        self.engine = make_engine(self.url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(labdeck_readonly=True), expire_on_commit=False
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One service call: commit on success, roll back everything on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only unit of work; on SQLite it takes no write lock."""
+        with self._readers() as session, session.begin():
+            yield session
+
+    def upgrade(self) -> None:
+        from labdeck.backend.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

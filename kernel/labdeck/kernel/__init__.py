@@ -1,0 +1,1 @@
+"""Kernel side: collectors, sampler, run recorder, magic and monitor API."""

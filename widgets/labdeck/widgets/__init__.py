@@ -1,0 +1,1 @@
+"""Notebook UI: ipywidgets forms over backend services and Plotly charts."""
