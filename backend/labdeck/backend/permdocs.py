@@ -1,0 +1,37 @@
+"""Generate the docs' permission table from `permissions.TABLE`.
+
+Run `python -m labdeck.backend.permdocs > docs/permissions.md`; a test fails
+when the committed page differs, so the docs can never drift from the code.
+"""
+
+from __future__ import annotations
+
+from .permissions import _COLUMNS, TABLE, Cell
+
+_SYMBOL = {Cell.YES: "✓", Cell.NO: "✗", Cell.OWN: "own", Cell.NA: "–"}
+
+
+def render() -> str:
+    lines = [
+        "# Permissions",
+        "",
+        "Generated from `labdeck/backend/permissions.py` by",
+        "`python -m labdeck.backend.permdocs`; do not edit by hand.",
+        "",
+        "✓ allowed, ✗ refused, own: only on what that user created, – the role does not apply.",
+        "A registry admin is a team member whom the team made registry admin; the system",
+        "admin is an admin account. Refusals answer 403 naming the permission.",
+    ]
+    area = None
+    header = "| action | " + " | ".join(c.value for c in _COLUMNS) + " |"
+    for action in TABLE.values():
+        if action.area != area:
+            area = action.area
+            lines += ["", f"## {area}", "", header, "|---" * (len(_COLUMNS) + 1) + "|"]
+        cells = " | ".join(_SYMBOL[action.cells[c]] for c in _COLUMNS)
+        lines.append(f"| {action.name} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

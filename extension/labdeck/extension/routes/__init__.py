@@ -1,0 +1,18 @@
+"""The route table: every endpoint of API.md, one module per area."""
+
+from __future__ import annotations
+
+from ..endpoint import Endpoint
+from . import account, artifacts, meta, orgs, projects, registry, reports, runs, teams
+
+ROUTES: list[Endpoint] = [
+    *meta.ROUTES,
+    *account.ROUTES,
+    *orgs.ROUTES,
+    *teams.ROUTES,
+    *projects.ROUTES,
+    *runs.ROUTES,
+    *reports.ROUTES,
+    *artifacts.ROUTES,
+    *registry.ROUTES,
+]
