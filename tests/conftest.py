@@ -79,9 +79,7 @@ def _truncate_postgres(db: Database) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "labdeck.db"
         shutil.copy(sqlite_template, path)
@@ -118,3 +116,14 @@ def make_user(backend: Backend) -> Callable[..., Actor]:
         return identity.create_user(backend, name, admin=admin, email=email)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how much of permissions.csv the run exercised (issue: the count of
+    rows checked is printed by the test run)."""
+    from matrix_report import MATRIX_CHECKS
+
+    for layer, rows in sorted(MATRIX_CHECKS.items()):
+        terminalreporter.write_line(
+            f"permission matrix ({layer}): {len(rows)} rows of permissions.csv checked"
+        )

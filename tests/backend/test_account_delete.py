@@ -6,6 +6,9 @@ import io
 from typing import Any
 
 import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Invalid, Unauthenticated
 from labdeck.backend.models import (
@@ -41,8 +44,6 @@ from labdeck.backend.services import (
     identity,
     profile,
 )
-from PIL import Image
-from sqlalchemy import func, select
 
 
 def snapshot(backend: Backend) -> dict[str, list[str]]:

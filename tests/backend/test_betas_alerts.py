@@ -8,6 +8,8 @@ import math
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.alerting import dispatch_run_event
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Invalid, Malformed, NotFound
@@ -26,7 +28,6 @@ from labdeck.backend.models import (
     User,
 )
 from labdeck.backend.services import alert_settings, alerts, betas
-from sqlalchemy import select
 
 HOOK = "https://hooks.slack.com/services/T000/B000/XXXX"
 

@@ -9,6 +9,7 @@ from labdeck.backend.catalogue import describe
 
 DATA = Path(__file__).parent.parent / "data"
 
+
 def test_every_catalogue_key_has_its_unit() -> None:
     with open(DATA / "metrics.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["source"] in ("psutil", "nvml")]
@@ -24,4 +25,4 @@ def test_groups() -> None:
     assert describe("gpu.1.temp").panel == "GPU 1 (celsius)"
     assert describe("gpu.process.0.processMemoryBytes").group == "GPU 0 process"
     assert describe("proc.memory.rssMB").panel == "Memory (MB)"
-    assert describe("openmetrics.vllm.requests{a=\"1\"}").group == "OpenMetrics"
+    assert describe('openmetrics.vllm.requests{a="1"}').group == "OpenMetrics"

@@ -7,12 +7,13 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Invalid, NotFound
 from labdeck.backend.models import Email, EmailToken, Notification
 from labdeck.backend.services import emails, identity
 from labdeck.backend.tokens import digest
-from sqlalchemy import func, select
 
 LINK = re.compile(r"(http://127\.0\.0\.1:8888/labdeck/api/emails/verify\?token=)([A-Za-z0-9_-]+)")
 

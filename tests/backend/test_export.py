@@ -9,6 +9,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
+from sqlalchemy import select
+
 from labdeck.backend.errors import Forbidden, NotFound
 from labdeck.backend.models import (
     ArtifactAlias,
@@ -37,8 +40,6 @@ from labdeck.backend.services import (
     team_settings,
     teams,
 )
-from PIL import Image
-from sqlalchemy import select
 
 
 def unzip(data: bytes) -> zipfile.ZipFile:

@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.context import Actor, Backend, Settings
 from labdeck.backend.errors import Conflict, Invalid
 from labdeck.backend.models import GithubOAuthState, User
 from labdeck.backend.services import github
 from labdeck.backend.tokens import digest
-from sqlalchemy import select
 
 TOKEN = "gho_test_token_0123456789"
 

@@ -8,9 +8,10 @@ import struct
 import zlib
 
 import pytest
+from PIL import Image
+
 from labdeck.backend.errors import Invalid, TooLarge
 from labdeck.backend.images import MAX_IMAGE_BYTES, square_png_thumbnail
-from PIL import Image
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 

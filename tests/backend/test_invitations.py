@@ -8,6 +8,8 @@ import json
 import zipfile
 
 import pytest
+from sqlalchemy import select, update
+
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import Base, Email, Invitation, Membership, Notification, OrgMember
 from labdeck.backend.services import (
@@ -18,7 +20,6 @@ from labdeck.backend.services import (
     service_accounts,
     teams,
 )
-from sqlalchemy import select, update
 
 
 def snapshot(backend):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event, select
+
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import Base, OrgMember, Project, Run, Team
 from labdeck.backend.services import invitations, members, orgs, service_accounts, teams
-from sqlalchemy import event, select
 
 
 def snapshot(backend):

@@ -9,6 +9,8 @@ import math
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from labdeck.backend.models import (
@@ -21,7 +23,6 @@ from labdeck.backend.models import (
     Team,
 )
 from labdeck.backend.services import metrics, projects, runs
-from sqlalchemy import select
 
 
 def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:

@@ -28,8 +28,21 @@ def test_cli_creates_user_and_key_on_fresh_database(tmp_path, capsys) -> None:
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert main(["--database-url", url, "db", "upgrade"]) == 0
-    assert main(["--database-url", url, "user", "create", "alice", "--admin",
-                 "--email", "alice@example.com"]) == 0
+    assert (
+        main(
+            [
+                "--database-url",
+                url,
+                "user",
+                "create",
+                "alice",
+                "--admin",
+                "--email",
+                "alice@example.com",
+            ]
+        )
+        == 0
+    )
     assert main(["--database-url", url, "key", "create", "alice"]) == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert secret.startswith("ldk_")

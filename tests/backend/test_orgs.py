@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import Base
 from labdeck.backend.permissions import CUSTOMIZABLE_ACTIONS
 from labdeck.backend.services import members, orgs, teams
-from sqlalchemy import select
 
 
 def snapshot(backend):

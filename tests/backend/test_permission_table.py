@@ -47,7 +47,9 @@ def test_own_cells_need_ownership() -> None:
 def test_registry_admin_column_adds_to_the_team_role() -> None:
     admin = Subject(team_role="admin")
     assert not allowed("add or remove protected aliases", admin)
-    assert allowed("add or remove protected aliases", Subject(team_role="member", registry_admin=True))
+    assert allowed(
+        "add or remove protected aliases", Subject(team_role="member", registry_admin=True)
+    )
 
 
 def test_custom_role_extras_and_system_rows() -> None:

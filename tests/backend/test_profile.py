@@ -6,13 +6,14 @@ import io
 from typing import Any
 
 import pytest
+from PIL import Image
+from sqlalchemy import select
+
 from labdeck.backend.context import Backend
 from labdeck.backend.errors import Invalid, Malformed, NotFound, TooLarge, Unauthenticated
 from labdeck.backend.images import MAX_IMAGE_BYTES
 from labdeck.backend.models import User
 from labdeck.backend.services import identity, profile
-from PIL import Image
-from sqlalchemy import select
 
 
 def png(colour: tuple[int, int, int] = (255, 0, 0), size: tuple[int, int] = (40, 20)) -> bytes:

@@ -7,6 +7,8 @@ import os
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
@@ -20,7 +22,6 @@ from labdeck.backend.models import (
     User,
 )
 from labdeck.backend.services import artifacts, projects, runs
-from sqlalchemy import select
 
 
 def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
@@ -17,7 +19,6 @@ from labdeck.backend.models import (
     Team,
 )
 from labdeck.backend.services import artifacts, projects, registry
-from sqlalchemy import select
 
 PROTECTED = "add or remove protected aliases"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
@@ -18,7 +20,6 @@ from labdeck.backend.models import (
     Team,
 )
 from labdeck.backend.services import projects, reports
-from sqlalchemy import select
 
 
 def add_team(backend: Backend, name: str, members: dict[Actor, str]) -> int:

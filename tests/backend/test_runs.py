@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event, select, update
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.db import Database
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,7 +27,6 @@ from labdeck.backend.models import (
     utcnow,
 )
 from labdeck.backend.services import projects, runs
-from sqlalchemy import event, select, update
 
 
 def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:

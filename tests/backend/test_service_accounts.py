@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from labdeck.backend.models import ApiKey, Base, Membership, Project, Run, Team, User
 from labdeck.backend.services import identity, members, service_accounts, team_settings, teams
-from sqlalchemy import select
 
 
 def snapshot(backend):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image
+from sqlalchemy import select
+
 from labdeck.backend.alerting import team_preferences
 from labdeck.backend.errors import Forbidden, Invalid, NotFound, TooLarge
 from labdeck.backend.models import Base, Project, Report, Team
 from labdeck.backend.services import members, team_settings, teams
-from PIL import Image
-from sqlalchemy import select
 
 
 def snapshot(backend):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import Base, OrgMember, Team
 from labdeck.backend.services import members, orgs, service_accounts, team_settings, teams
-from sqlalchemy import select
 
 
 def snapshot(backend):

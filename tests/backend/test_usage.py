@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+
 from labdeck.backend import storage
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Forbidden, Invalid, NotFound
 from labdeck.backend.models import Membership, Organization, Team, User
 from labdeck.backend.services import artifacts, metrics, projects, runs, usage
-from sqlalchemy import update
 
 
 def add_team(backend: Backend, name: str, members: dict[Actor, str]) -> int:

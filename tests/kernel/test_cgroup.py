@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from labdeck.kernel.collectors.base import SamplerConfig
 from labdeck.kernel.collectors.cgroup import (
     CgroupMemory,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from labdeck.kernel.collectors import amd
 from labdeck.kernel.collectors.amd import AmdCollector, parse_rocm_smi
 

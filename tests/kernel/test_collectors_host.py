@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from labdeck.kernel.collectors import host
 from labdeck.kernel.collectors.base import SamplerConfig
 from labdeck.kernel.collectors.host import HostCollector, parse_stat

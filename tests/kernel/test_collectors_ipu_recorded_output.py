@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from labdeck.kernel.collectors.ipu import IpuCollector, parse_metric
 
 DATA = Path(__file__).parent.parent / "data"

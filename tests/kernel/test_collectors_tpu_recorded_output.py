@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
 from labdeck.kernel.collectors import tpu
 from labdeck.kernel.collectors.tpu import TPU_INFO, TpuCollector, parse_tpu_info
 

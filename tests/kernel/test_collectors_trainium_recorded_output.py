@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from labdeck.kernel.collectors.trainium import (
     TrainiumCollector,
     monitor_config,

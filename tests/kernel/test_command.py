@@ -28,9 +28,21 @@ def _runs(url: str) -> list[dict]:
 
 def test_monitor_command_counts_the_child_and_finishes(kernel_db):
     done = subprocess.run(
-        [LABDECK, "monitor", "--project", "cli", "--interval", "0.2", "--",
-         sys.executable, "-c", BURN],
-        capture_output=True, text=True, timeout=120,
+        [
+            LABDECK,
+            "monitor",
+            "--project",
+            "cli",
+            "--interval",
+            "0.2",
+            "--",
+            sys.executable,
+            "-c",
+            BURN,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     (run,) = _runs(kernel_db)
@@ -45,9 +57,21 @@ def test_monitor_command_counts_the_child_and_finishes(kernel_db):
 
 def test_monitor_command_forwards_failure(kernel_db):
     done = subprocess.run(
-        [LABDECK, "monitor", "--project", "cli", "--interval", "0.2", "--",
-         sys.executable, "-c", "import sys; sys.exit(3)"],
-        capture_output=True, text=True, timeout=120,
+        [
+            LABDECK,
+            "monitor",
+            "--project",
+            "cli",
+            "--interval",
+            "0.2",
+            "--",
+            sys.executable,
+            "-c",
+            "import sys; sys.exit(3)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 3
     (run,) = _runs(kernel_db)

@@ -14,9 +14,18 @@ from labdeck.backend.models import Alert, Notification, Run
 from labdeck.backend.services import identity, projects, runs, teams
 
 PSUTIL_KEYS = {
-    "cpu", "proc.cpu.threads", "disk./.usagePercent", "disk./.usageGB", "disk.in", "disk.out",
-    "proc.memory.rssMB", "proc.memory.percent", "memory", "proc.memory.availableMB",
-    "network.sent", "network.recv",
+    "cpu",
+    "proc.cpu.threads",
+    "disk./.usagePercent",
+    "disk./.usageGB",
+    "disk.in",
+    "disk.out",
+    "proc.memory.rssMB",
+    "proc.memory.percent",
+    "memory",
+    "proc.memory.availableMB",
+    "network.sent",
+    "network.recv",
 }
 
 
@@ -42,7 +51,7 @@ def test_exception_ends_the_run_crashed_and_propagates(kernel_db):
     with pytest.raises(ZeroDivisionError):
         with labdeck.monitor(project="exp", interval=0.1) as run:
             holder["run"] = run
-            1 / 0
+            raise ZeroDivisionError("boom")
     assert holder["run"].state == "crashed"
     backend = Backend.open(kernel_db)
     with backend.db.reader() as session:

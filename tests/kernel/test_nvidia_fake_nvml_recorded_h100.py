@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from labdeck.kernel.collectors.base import SamplerConfig
 from labdeck.kernel.collectors.nvidia import NvidiaCollector, NvidiaProcessCollector, NvmlSession
 from labdeck.kernel.sampler import Sampler

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from labdeck.kernel.collectors.openmetrics import OpenMetricsCollector, render_labels
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.openmetrics.exposition import (
     CONTENT_TYPE_LATEST as OPENMETRICS_TYPE,
@@ -16,6 +15,8 @@ from prometheus_client.openmetrics.exposition import (
 from prometheus_client.openmetrics.exposition import (
     generate_latest as generate_openmetrics,
 )
+
+from labdeck.kernel.collectors.openmetrics import OpenMetricsCollector, render_labels
 
 
 class _Exporter:

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 
 import pytest
+
 from labdeck.kernel.collectors.base import Collector, Probe, SamplerConfig
 from labdeck.kernel.sampler import Sampler
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.services import members, projects, teams
 

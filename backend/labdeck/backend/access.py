@@ -35,9 +35,7 @@ def membership(session: Session, team_id: int, user_id: int) -> Membership | Non
     return session.get(Membership, (team_id, user_id))
 
 
-def team_subject(
-    session: Session, team: Team, user: User, *, owns: bool | None = None
-) -> Subject:
+def team_subject(session: Session, team: Team, user: User, *, owns: bool | None = None) -> Subject:
     member = membership(session, team.id, user.id)
     extras: frozenset[str] = frozenset()
     if member is not None and member.custom_role_id is not None:
@@ -147,7 +145,9 @@ def visible_project(session: Session, user: User, entity: str, name: str) -> Pro
     return access
 
 
-def visible_project_by_id(session: Session, user: User, project_id: int, what: str) -> ProjectAccess:
+def visible_project_by_id(
+    session: Session, user: User, project_id: int, what: str
+) -> ProjectAccess:
     project = session.get(Project, project_id)
     access = project_access(session, user, project) if project is not None else None
     if access is None:

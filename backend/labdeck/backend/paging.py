@@ -47,7 +47,9 @@ def encode_cursor(key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
-def page_result(items: list[dict[str, Any]], rows: list[Any], page: Page, key: Any) -> dict[str, Any]:
+def page_result(
+    items: list[dict[str, Any]], rows: list[Any], page: Page, key: Any
+) -> dict[str, Any]:
     """`rows` were fetched with limit+1: the extra one only says a next page exists.
     `key(row)` gives the cursor value of a row."""
     has_more = len(rows) > page.limit

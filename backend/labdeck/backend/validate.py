@@ -12,7 +12,9 @@ from .errors import Invalid
 NAME_RE = re.compile(r"^[a-z0-9_-]{3,64}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+)
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -46,9 +48,7 @@ def team_name(value: Any, field: str = "name") -> str:
     """F-TM-1: 3–64 characters of a-z 0-9 - _ (compared case-insensitively)."""
     name = text(value, field, max_len=64, min_len=3).lower()
     if not NAME_RE.match(name):
-        raise Invalid(
-            f"{field} must be 3–64 characters of a-z, 0-9, '-' and '_'", field=field
-        )
+        raise Invalid(f"{field} must be 3–64 characters of a-z, 0-9, '-' and '_'", field=field)
     return name
 
 
@@ -66,7 +66,8 @@ def project_name(value: Any, field: str = "name") -> str:
     name = text(value, field, max_len=128, min_len=1)
     if not PROJECT_RE.match(name):
         raise Invalid(
-            f"{field} must start with a letter or digit and hold only letters, digits, '.', '-', '_'",
+            f"{field} must start with a letter or digit and hold only letters, digits, "
+            "'.', '-', '_'",
             field=field,
         )
     return name

@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
@@ -112,9 +112,14 @@ class LabdeckHandler(APIHandler):
             message = exc.log_message
         else:
             message = httputil.responses.get(status_code, "error")
-        kind = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
-            status_code, "error"
-        )
+        kind = {
+            400: "malformed",
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(status_code, "error")
         self.finish(json.dumps({"error": kind, "message": message}))
 
     async def _dispatch(self, **params: str) -> None:
@@ -132,7 +137,7 @@ class LabdeckHandler(APIHandler):
         call = Call(
             backend=self.labdeck,
             actor=self.actor,
-            params={k: unquote(v) for k, v in params.items()},
+            params=params,
             query={
                 k: [v.decode("utf-8", "replace") for v in vs]
                 for k, vs in self.request.query_arguments.items()
@@ -157,12 +162,12 @@ class LabdeckHandler(APIHandler):
         if endpoint.status == 204:
             self.finish()
         elif isinstance(result, Raw):
-            self.set_header("Content-Type", result.content_type)
             if result.filename:
                 self.set_header(
                     "Content-Disposition", f"attachment; filename*=UTF-8''{quote(result.filename)}"
                 )
-            self.finish(result.data)
+            # APIHandler.finish would otherwise stamp it application/json.
+            self.finish(result.data, set_content_type=result.content_type)
         else:
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps(result))

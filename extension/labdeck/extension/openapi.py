@@ -43,7 +43,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         op["security"] = []
     if endpoint.request is not None:
         op["requestBody"] = {
-            "required": True,
+            # A body whose fields are all optional may be left out entirely.
+            "required": bool(endpoint.request.get("required")),
             "content": {endpoint.request_type: {"schema": endpoint.request}},
         }
     ok: dict[str, Any] = {"description": "success"}

@@ -56,6 +56,7 @@ class LabdeckMagics(Magics):
             attach_chart(monitor)
         monitor.start()
         self.monitor = monitor
+        assert self.shell is not None
         self.markers = CellMarkers(self.shell, monitor)
         self.markers.register()
         return monitor
@@ -83,6 +84,7 @@ class LabdeckMagics(Magics):
             if args.action is not None:
                 raise ValueError("%%labdeck takes options only: %%labdeck [--project P] ...")
             self._start(args)
+            assert self.shell is not None
             failed = True
             try:
                 result = self.shell.run_cell(cell)

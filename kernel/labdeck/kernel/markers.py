@@ -57,10 +57,13 @@ class CellMarkers:
         if self.paused or self.monitor.state != "running":
             return
         source = getattr(info, "raw_cell", "") or ""
+        count: int = self.shell.execution_count
+        first_line = source.strip().splitlines()[0] if source.strip() else ""
+        start = time.time()
         marker = {
-            "execution_count": self.shell.execution_count,
-            "first_line": source.strip().splitlines()[0] if source.strip() else "",
-            "start_t": time.time(),
+            "execution_count": count,
+            "first_line": first_line,
+            "start_t": start,
             "end_t": None,
         }
         self._current = marker
@@ -70,9 +73,9 @@ class CellMarkers:
             self.monitor.backend,
             self.monitor.actor,
             self.monitor.run_id,
-            marker["execution_count"],
-            marker["first_line"],
-            marker["start_t"],
+            count,
+            first_line,
+            start,
         )
 
     def post_run_cell(self, result: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -82,7 +83,7 @@ class Monitor:
             disk_paths=list(disk) if disk else list(self.settings.disk_paths),
             openmetrics_endpoints=self.settings.openmetrics_endpoints,
             openmetrics_filters=self.settings.openmetrics_filters,
-            **({"pid": pid} if pid is not None else {}),
+            pid=pid if pid is not None else os.getpid(),
         )
         self.project_spec = project
         self.name = name
@@ -235,6 +236,6 @@ class Monitor:
         tb: TracebackType | None,
     ) -> None:
         crashed = exc_type is not None and not issubclass(exc_type, (SystemExit, GeneratorExit))
-        if exc_type is SystemExit and exc is not None and exc.code not in (None, 0):
+        if isinstance(exc, SystemExit) and exc.code not in (None, 0):
             crashed = True
         self.stop("crashed" if crashed else "finished")

@@ -14,7 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import identity, metrics, runs as run_service
+from labdeck.backend.services import identity, metrics
+from labdeck.backend.services import runs as run_service
 
 from .panels import Panels, marker_shapes
 
@@ -48,7 +49,8 @@ class RunTable:
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{c}</th>" for c in _COLUMNS)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(r.get(c) or ''))}</td>" for c in _COLUMNS)
+            "<tr>"
+            + "".join(f"<td>{html.escape(str(r.get(c) or ''))}</td>" for c in _COLUMNS)
             + "</tr>"
             for r in self.rows
         )

@@ -49,7 +49,11 @@ class Panels:
             unit = panel[panel.rfind("(") + 1 : -1] if panel.endswith(")") else ""
             updates[f"yaxis{suffix}"] = {
                 "domain": [max(0.0, top - height), top],
-                "title": {"text": f"{panel[: panel.rfind(' (')] if unit else panel}<br>{unit}"},
+                "title": {
+                    "text": f"{panel[: panel.rfind(' (')] if unit else panel}<br>{unit}",
+                    "font": {"size": 11},
+                },
+                "automargin": True,
                 "anchor": f"x{suffix}",
             }
             updates[f"xaxis{suffix}"] = {
@@ -75,7 +79,7 @@ class Panels:
             self.order.append(panel)
             self._relayout()
         suffix = self._axis_suffix(self.order.index(panel))
-        self.figure.add_scattergl(
+        self.figure.add_scatter(
             x=[], y=[], mode="lines", name=label or key, xaxis=f"x{suffix}", yaxis=f"y{suffix}"
         )
         self.traces[key] = len(self.figure.data) - 1

@@ -4,9 +4,10 @@ or opens one from the configured URL (for `alembic revision --autogenerate`)."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
+
 from labdeck.backend.db import make_engine
 from labdeck.backend.models import Base
-from sqlalchemy import Connection
 
 config = context.config
 

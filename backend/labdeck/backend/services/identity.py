@@ -73,9 +73,7 @@ def create_user(
     with backend.db.transaction() as session:
         if _find(session, name) is not None:
             raise Conflict(f"a user named {name!r} already exists", field="username")
-        if address is not None and session.scalar(
-            select(Email.id).where(Email.address == address)
-        ):
+        if address is not None and session.scalar(select(Email.id).where(Email.address == address)):
             raise Conflict(f"{address} belongs to another account", field="email")
         account_type = "admin" if admin else _new_account_type(session, backend, name)
         user = User(username=name, account_type=account_type)

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from ..endpoint import Endpoint
-from . import account, artifacts, meta, orgs, projects, registry, reports, runs, teams
+from . import (
+    account,
+    artifacts,
+    members,
+    meta,
+    orgs,
+    projects,
+    registry,
+    reports,
+    runs,
+    teams,
+)
 
 ROUTES: list[Endpoint] = [
     *meta.ROUTES,
     *account.ROUTES,
     *orgs.ROUTES,
     *teams.ROUTES,
+    *members.ROUTES,
     *projects.ROUTES,
     *runs.ROUTES,
     *reports.ROUTES,

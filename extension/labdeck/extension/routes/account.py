@@ -280,7 +280,9 @@ ROUTES = [
         response=s.ALERT,
         status=201,
     ),
-    Endpoint("GET", "/me/emails", list_emails, "My email addresses", "me", response=s.array(s.EMAIL)),
+    Endpoint(
+        "GET", "/me/emails", list_emails, "My email addresses", "me", response=s.array(s.EMAIL)
+    ),
     Endpoint(
         "POST",
         "/me/emails",

@@ -11,7 +11,7 @@ from labdeck.backend.services import artifacts
 
 from .. import schemas as s
 from ..endpoint import Call, Endpoint, Raw
-from .projects import PAGE_QUERY
+from .projects import PAGE_QUERY, closed
 
 TAG = "artifacts"
 MULTIPART = "multipart/form-data"
@@ -143,7 +143,7 @@ ROUTES = [
         patch_artifact,
         "Replace an artifact version's metadata",
         TAG,
-        request=s.body({"metadata": s.ANYOBJ}),
+        request=closed({"metadata": s.ANYOBJ}),
         response=ARTIFACT_DETAIL,
     ),
     Endpoint(

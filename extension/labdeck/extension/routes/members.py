@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labdeck.backend.paging import DEFAULT_LIMIT, MAX_LIMIT
 from labdeck.backend.services import invitations, members
 
 from .. import schemas as s
@@ -80,7 +81,11 @@ ROUTES = [
         "Members by user name, a page at a time; pending invitations with the first page",
         "members",
         query=(
-            ("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 50)"),
+            (
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                f"page size (default {DEFAULT_LIMIT})",
+            ),
             ("cursor", {"type": "string"}, "next_cursor of the previous page"),
         ),
         response=s.MEMBER_PAGE,

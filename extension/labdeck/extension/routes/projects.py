@@ -19,6 +19,11 @@ PAGE_QUERY: tuple[tuple[str, dict[str, Any], str], ...] = (
 )
 
 
+def closed(props: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH body: the service refuses any field it does not list."""
+    return {**s.body(props), "additionalProperties": False}
+
+
 def list_projects(call: Call) -> list[dict[str, Any]]:
     return projects.list_projects(call.backend, call.me, call.params["entity"])
 
@@ -86,7 +91,7 @@ ROUTES = [
         patch_project,
         "Edit a project's overview: description, visibility",
         TAG,
-        request=s.body({"description": s.STR, "visibility": VISIBILITY}),
+        request=closed({"description": s.STR, "visibility": VISIBILITY}),
         response=s.PROJECT,
     ),
     Endpoint(

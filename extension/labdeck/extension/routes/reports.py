@@ -8,7 +8,7 @@ from labdeck.backend.services import reports
 
 from .. import schemas as s
 from ..endpoint import Call, Endpoint
-from .projects import PAGE_QUERY
+from .projects import PAGE_QUERY, closed
 
 TAG = "reports"
 COMMENT = s.obj({"id": s.INT, "user": s.NSTR, "text": s.STR, "created_at": s.STR})
@@ -91,7 +91,7 @@ ROUTES = [
         patch_report,
         "Edit a report's title or body",
         TAG,
-        request=s.body({"title": s.STR, "body": s.STR}),
+        request=closed({"title": s.STR, "body": s.STR}),
         response=s.REPORT,
     ),
     Endpoint("DELETE", "/reports/{id}", delete_report, "Delete a report", TAG, status=204),

@@ -14,7 +14,7 @@ from labdeck.backend.services import metrics, runs
 
 from .. import schemas as s
 from ..endpoint import Call, Endpoint, Raw
-from .projects import PAGE_QUERY
+from .projects import PAGE_QUERY, closed
 
 TAG = "runs"
 NINT: dict[str, Any] = {"type": ["integer", "null"]}
@@ -155,7 +155,7 @@ ROUTES = [
         patch_run,
         "Edit a run's name, notes or config",
         TAG,
-        request=s.body({"name": s.STR, "notes": s.STR, "config": s.ANYOBJ}),
+        request=closed({"name": s.STR, "notes": s.STR, "config": s.ANYOBJ}),
         response=s.RUN,
     ),
     Endpoint(

@@ -53,9 +53,7 @@ def get_team_profile(call: Call) -> dict[str, Any]:
 
 
 def patch_team_profile(call: Call) -> dict[str, Any]:
-    return team_settings.patch_team_profile(
-        call.backend, call.me, call.params["team"], call.json()
-    )
+    return team_settings.patch_team_profile(call.backend, call.me, call.params["team"], call.json())
 
 
 def get_team_storage(call: Call) -> dict[str, Any]:
@@ -94,9 +92,7 @@ _TEAM_ALERTS = s.body(
 _SHOWCASE_MAX = team_settings.MAX_SHOWCASE
 
 ROUTES = [
-    Endpoint(
-        "GET", "/teams", list_teams, "Teams I belong to", "teams", response=s.array(s.TEAM)
-    ),
+    Endpoint("GET", "/teams", list_teams, "Teams I belong to", "teams", response=s.array(s.TEAM)),
     Endpoint(
         "POST",
         "/teams",

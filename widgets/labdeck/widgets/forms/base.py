@@ -118,9 +118,7 @@ class Form:
         self.errors[name] = label
         return w.HBox([control, label])
 
-    def button(
-        self, description: str, on_click: Callable[[], object], style: str = ""
-    ) -> w.Button:
+    def button(self, description: str, on_click: Callable[[], object], style: str = "") -> w.Button:
         button = w.Button(description=description, button_style=style)
         button.on_click(lambda _button: on_click())
         return button
@@ -219,7 +217,9 @@ class SwitchGrid:
         channels = list(dict.fromkeys(c for channels in events.values() for c in channels))
         self.switches = {}
         header = w.HBox([w.Label("", layout=w.Layout(width="160px"))])
-        header.children += tuple(w.Label(readable(c), layout=w.Layout(width="80px")) for c in channels)
+        header.children += tuple(
+            w.Label(readable(c), layout=w.Layout(width="80px")) for c in channels
+        )
         lines = [header]
         for event, states in events.items():
             cells: list[w.Widget] = [w.Label(readable(event), layout=w.Layout(width="160px"))]

@@ -43,9 +43,7 @@ class EmailsForm(Form):
         # F-EM-1: an unverified address is shown in red.
         colour = None if verified else ERROR_COLOUR
         cells = [
-            w.Label(
-                email["address"], style={"text_color": colour}, layout=w.Layout(width="260px")
-            ),
+            w.Label(email["address"], style={"text_color": colour}, layout=w.Layout(width="260px")),
             w.Label("primary" if email["primary"] else "", layout=w.Layout(width="70px")),
             w.Label(
                 "verified" if verified else "unverified",
@@ -57,12 +55,16 @@ class EmailsForm(Form):
         address = str(email["address"])
         controls: dict[str, w.Widget] = {}
         if not email["primary"]:
-            controls["primary"] = self.button("Make primary", lambda: self._primary(email_id, address))
+            controls["primary"] = self.button(
+                "Make primary", lambda: self._primary(email_id, address)
+            )
         if not verified:
             controls["resend"] = self.button(
                 "Resend verification", lambda: self._resend(email_id, address)
             )
-        controls["delete"] = self.button("Delete", lambda: self._delete(email_id, address), "danger")
+        controls["delete"] = self.button(
+            "Delete", lambda: self._delete(email_id, address), "danger"
+        )
         return self.row(cells, controls)
 
     def _add(self) -> None:

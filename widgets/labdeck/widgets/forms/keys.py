@@ -49,7 +49,9 @@ class ApiKeysForm(Form):
         ]
 
     def load(self) -> None:
-        self.rows = {int(key["id"]): self._row(key) for key in apikeys.list_keys(self.backend, self.actor)}
+        self.rows = {
+            int(key["id"]): self._row(key) for key in apikeys.list_keys(self.backend, self.actor)
+        }
         self.listing.children = [row.box for row in self.rows.values()] or [note("No API keys.")]
 
     def _row(self, key: dict[str, Any]) -> Row:

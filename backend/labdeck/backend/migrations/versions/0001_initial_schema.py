@@ -7,10 +7,11 @@ Create Date: 2026-11-27 04:30:06.215015
 
 from __future__ import annotations
 
-import labdeck.backend.models.base
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import labdeck.backend.models.base
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,44 @@
+"""The quickstart notebook in a real browser: it runs, the live chart's SVG
+shows traces and at least one cell band, and the settings tabs render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
+
+
+def test_quickstart_runs_in_jupyterlab(page: Page, lab: dict[str, str]) -> None:
+    page.set_default_timeout(120_000)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{lab['url']}/lab/tree/quickstart.ipynb?token={lab['token']}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=120_000
+    )
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Escape")
+    # Run -> Run All Cells, through JupyterLab's own menu.
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    live = page.locator(".js-plotly-plot").first
+    expect(live.locator(".main-svg").first).to_be_visible(timeout=120_000)
+    # Wait for the last cell (the settings forms) to render: everything ran.
+    tabs = page.locator(".jp-OutputArea .lm-TabBar-tab, .jp-OutputArea .widget-tab .lm-TabBar-tab")
+    expect(tabs.first).to_be_visible(timeout=180_000)
+    assert tabs.count() >= 3
+    traces = live.locator(".scatterlayer .trace path.js-line")
+    expect(traces.first).to_be_attached()
+    assert traces.count() >= 5
+    bands = live.locator(".layer-below .shapelayer path, .shapelayer path")
+    assert bands.count() >= 1, "cell markers are drawn as bands"
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert errors.count() == 0
+    live.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "quickstart-live-chart.png"), full_page=False)
+    tabs.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "quickstart-settings.png"), full_page=False)

@@ -1,0 +1,58 @@
+"""notebooks/quickstart.ipynb executes headless (nbclient) on a fresh
+database, with no error output, and records what it says it does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from labdeck.backend.context import Backend
+from labdeck.backend.services import identity, metrics, runs
+
+NOTEBOOKS = Path(__file__).parent.parent.parent / "notebooks"
+
+
+def execute(name: str, tmp_path: Path, url: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    env = {
+        **os.environ,
+        "LABDECK_DATABASE_URL": url,
+        "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTERHUB_USER": "newcomer",
+        "LABDECK_FLUSH_INTERVAL": "0.5",
+    }
+    client = NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute(env=env)
+    return nb
+
+
+def errors(nb: nbformat.NotebookNode) -> list[str]:
+    found = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" or output.get("name") == "stderr":
+                found.append(f"{cell.source[:40]!r}: {output}")
+    return found
+
+
+def test_quickstart_runs_clean_on_a_fresh_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    nb = execute("quickstart.ipynb", tmp_path, url)
+    assert errors(nb) == []
+    backend = Backend.open(url)
+    me = identity.actor_for(backend, "newcomer")
+    items = runs.list_runs(backend, me, "newcomer", "quickstart")["items"]
+    assert len(items) == 3 and {r["state"] for r in items} == {"finished"}
+    magic_run = items[-1]
+    markers = metrics.list_markers(backend, me, magic_run["id"])
+    assert any(m["first_line"] == "# burn some CPU" for m in markers)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), (
+        "the live chart and the comparison chart are widgets"
+    )

@@ -1,0 +1,171 @@
+"""`labdeck.settings()`: every settings form of F-UI-4 in one `Tab`, the
+notebook's counterpart of the sidebar panel (F-UI-3).
+
+The layout decides only what to show, from what the services answer: the
+create-team form where the permission table lets the account create teams,
+custom roles for the organizations the user administers, and a team's
+admin forms where its settings answered (the service is the one that knows
+who administers a team). Nothing here decides whether an action is
+allowed: every form's action goes to a service, which checks again.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+import ipywidgets as w
+
+from labdeck.backend.context import Actor, Backend
+from labdeck.backend.errors import Forbidden, LabdeckError, NotFound
+from labdeck.backend.permissions import Subject, allowed
+from labdeck.backend.services import identity, orgs, profile, team_settings, teams
+
+from .forms import (
+    AlertsForm,
+    ApiKeysForm,
+    BetaFeaturesForm,
+    CreateTeamForm,
+    CustomRolesForm,
+    DeleteAccountForm,
+    EmailsForm,
+    Form,
+    GithubForm,
+    InvitationsForm,
+    MyInvitationsForm,
+    PrivacyForm,
+    ProfileForm,
+    ServiceAccountsForm,
+    StorageConnectorForm,
+    StorageForm,
+    TeamAlertsForm,
+    TeamAvatarForm,
+    TeamMembersForm,
+    TeamUsageForm,
+)
+from .forms.base import ERROR_COLOUR, note
+
+ACCOUNT_FORMS: tuple[tuple[str, type[Form]], ...] = (
+    ("Profile", ProfileForm),
+    ("Emails", EmailsForm),
+    ("API keys", ApiKeysForm),
+    ("Beta features", BetaFeaturesForm),
+    ("Alerts", AlertsForm),
+    ("GitHub", GithubForm),
+    ("Storage", StorageForm),
+)
+TEAM_ADMIN_FORMS = (
+    InvitationsForm,
+    ServiceAccountsForm,
+    PrivacyForm,
+    TeamAlertsForm,
+    TeamAvatarForm,
+    StorageConnectorForm,
+    TeamUsageForm,
+)
+
+
+def kernel_actor(backend: Backend) -> Actor:
+    """Who the notebook acts as: the owner of `LABDECK_API_KEY` when set,
+    else the user whose server started the kernel (F-ID-1), created on first
+    sight. Resolved here, not through `labdeck.kernel`, which the widgets
+    layer never imports."""
+    key = os.environ.get("LABDECK_API_KEY")
+    if key:
+        return identity.authenticate_key(backend, key)
+    return identity.ensure_user(backend, os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
+
+
+def may_create_teams(backend: Backend, actor: Actor) -> bool:
+    """Asks the permission table, with the account type the profile
+    service reports, whether the create-team form is worth showing."""
+    account_type = profile.get_profile(backend, actor)["account_type"]
+    return allowed("create or delete teams", Subject(system_admin=account_type == "admin"))
+
+
+def administers(backend: Backend, actor: Actor, team: str) -> bool:
+    """Whether the team's settings answer for this user (F-TS-1)."""
+    try:
+        team_settings.get_settings(backend, actor, team)
+    except (Forbidden, NotFound):
+        return False
+    return True
+
+
+class SettingsPanel:
+    """The tabs, and the forms in them by name, so that code (and tests)
+    can reach a form of the panel; the team part is rebuilt whenever a form
+    changes which teams the user belongs to."""
+
+    def __init__(self, backend: Backend, actor: Actor) -> None:
+        self.backend, self.actor = backend, actor
+        self.forms: dict[str, Form] = {title: form(backend, actor) for title, form in ACCOUNT_FORMS}
+        self.create_team: CreateTeamForm | None = None
+        if may_create_teams(backend, actor):
+            self.create_team = CreateTeamForm(backend, actor, on_created=self.rebuild_teams)
+        self.my_invitations = MyInvitationsForm(backend, actor, on_joined=self.rebuild_teams)
+        self.custom_roles: dict[str, CustomRolesForm] = {}
+        self.team_forms: dict[str, list[Form]] = {}
+        self.teams_tab = w.Tab()
+        self.teams_error = note(colour=ERROR_COLOUR)
+        self.forms["Delete account"] = DeleteAccountForm(backend, actor)
+        titles = [*(title for title, _ in ACCOUNT_FORMS), "Teams", "Delete account"]
+        children = [
+            *(self.forms[title].widget for title, _ in ACCOUNT_FORMS),
+            w.VBox([self.teams_error, self.teams_tab]),
+            self.forms["Delete account"].widget,
+        ]
+        self.tab = w.Tab(children=children, titles=titles)
+        self.rebuild_teams()
+
+    def rebuild_teams(self) -> None:
+        self.teams_error.value = ""
+        try:
+            self._rebuild_teams()
+        except LabdeckError as exc:
+            self.teams_error.value = exc.message
+
+    def _rebuild_teams(self) -> None:
+        backend, actor = self.backend, self.actor
+        self.custom_roles = {
+            org["name"]: CustomRolesForm(backend, actor, org["name"])
+            for org in orgs.list_orgs(backend, actor)
+            if org["my_role"] == "admin"
+        }
+        overview: list[Form] = [
+            *([self.create_team] if self.create_team else []),
+            self.my_invitations,
+            *self.custom_roles.values(),
+        ]
+        children, titles = [w.VBox([form.widget for form in overview])], ["Overview"]
+        self.team_forms = {}
+        for team in teams.list_my_teams(backend, actor):
+            name = team["name"]
+            manage = administers(backend, actor, name)
+            forms: list[Form] = [
+                TeamMembersForm(backend, actor, name, manage=manage, on_left=self.rebuild_teams)
+            ]
+            if manage:
+                forms += [form(backend, actor, name) for form in TEAM_ADMIN_FORMS]
+            self.team_forms[name] = forms
+            sections = w.Accordion(
+                children=[form.widget for form in forms],
+                titles=[form.title for form in forms],
+                selected_index=0,
+            )
+            children.append(sections)
+            titles.append(name)
+        self.teams_tab.children = children
+        self.teams_tab.titles = titles
+
+
+def settings(backend: Backend | None = None, actor: Actor | None = None) -> w.Tab:
+    """Every settings form as tabs: profile, emails, API keys, beta
+    features, alerts, GitHub, storage, teams (a sub-tab per team the user
+    belongs to) and delete account.
+
+    `backend` defaults to the database of `LABDECK_DATABASE_URL` (else the
+    SQLite file in the Jupyter data directory), `actor` to the kernel's user."""
+    backend = backend or Backend.open()
+    actor = actor or kernel_actor(backend)
+    return SettingsPanel(backend, actor).tab
