@@ -127,3 +127,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"permission matrix ({layer}): {len(rows)} rows of permissions.csv checked"
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running
+    until the session ends, which the async server tests cannot share."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid)

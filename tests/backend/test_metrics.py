@@ -22,7 +22,7 @@ from labdeck.backend.models import (
     Run,
     Team,
 )
-from labdeck.backend.services import metrics, projects, runs
+from labdeck.backend.services import markers, metrics, projects, runs
 
 
 def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:
@@ -270,19 +270,19 @@ def test_export_csv(backend: Backend, world: dict[str, Any]) -> None:
 
 def test_cell_markers(backend: Backend, world: dict[str, Any]) -> None:
     run = world["run"]
-    marker = metrics.add_cell_marker(backend, world["bob"], run, 3, "train(model)\nmore", 10.0)
+    marker = markers.add_cell_marker(backend, world["bob"], run, 3, "train(model)\nmore", 10.0)
     assert marker["first_line"] == "train(model)" and marker["end_t"] is None
-    long = metrics.add_cell_marker(backend, world["bob"], run, None, "x" * 2000, 11.0)
+    long = markers.add_cell_marker(backend, world["bob"], run, None, "x" * 2000, 11.0)
     assert len(long["first_line"]) == 512
-    ended = metrics.end_cell_marker(backend, world["bob"], run, marker["id"], 20.0, error=True)
+    ended = markers.end_cell_marker(backend, world["bob"], run, marker["id"], 20.0, error=True)
     assert ended["end_t"] == 20.0 and ended["error"] is True
     with pytest.raises(Conflict):
-        metrics.end_cell_marker(backend, world["bob"], run, marker["id"], 21.0)
+        markers.end_cell_marker(backend, world["bob"], run, marker["id"], 21.0)
     with pytest.raises(Invalid) as err:
-        metrics.end_cell_marker(backend, world["bob"], run, long["id"], 5.0)
+        markers.end_cell_marker(backend, world["bob"], run, long["id"], 5.0)
     assert err.value.field == "end_t"
     with pytest.raises(Forbidden):
-        metrics.add_cell_marker(backend, world["carol"], run, 1, "x", 1.0)
+        markers.add_cell_marker(backend, world["carol"], run, 1, "x", 1.0)
     before = metric_rows(backend)
     for args, field in (
         ((-1, "x", 1.0), "execution_count"),
@@ -292,21 +292,21 @@ def test_cell_markers(backend: Backend, world: dict[str, Any]) -> None:
         ((1, "x", math.nan), "start_t"),
     ):
         with pytest.raises(Invalid) as err:
-            metrics.add_cell_marker(backend, world["bob"], run, *args)
+            markers.add_cell_marker(backend, world["bob"], run, *args)
         assert err.value.field == field
     assert metric_rows(backend) == before
     other = runs.create_run(backend, world["carol"], "acme", "vision")["id"]
     with pytest.raises(NotFound):
-        metrics.end_cell_marker(backend, world["carol"], other, long["id"], 30.0)
+        markers.end_cell_marker(backend, world["carol"], other, long["id"], 30.0)
     with pytest.raises(NotFound):
-        metrics.end_cell_marker(backend, world["bob"], run, 2**62, 30.0)
-    listed = metrics.list_markers(backend, world["vera"], run)
+        markers.end_cell_marker(backend, world["bob"], run, 2**62, 30.0)
+    listed = markers.list_markers(backend, world["vera"], run)
     assert [m["id"] for m in listed] == [marker["id"], long["id"]]
     runs.end_run(backend, world["bob"], run, "finished")
     # a cell that stopped the monitor still closes its band, but no new ones start
-    metrics.end_cell_marker(backend, world["bob"], run, long["id"], 12.0)
+    markers.end_cell_marker(backend, world["bob"], run, long["id"], 12.0)
     with pytest.raises(Conflict):
-        metrics.add_cell_marker(backend, world["bob"], run, 4, "x", 13.0)
+        markers.add_cell_marker(backend, world["bob"], run, 4, "x", 13.0)
 
 
 def test_deleting_a_run_drops_its_points(backend: Backend, world: dict[str, Any]) -> None:

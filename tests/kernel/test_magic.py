@@ -9,7 +9,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from labdeck.backend.context import Backend
-from labdeck.backend.services import identity, metrics, runs
+from labdeck.backend.services import identity, markers, runs
 
 
 @pytest.fixture
@@ -46,11 +46,11 @@ def test_start_status_markers_pause_stop(shell, kernel_db, capsys):
     backend = Backend.open(kernel_db)
     kim = identity.actor_for(backend, "kim")
     assert runs.get_run(backend, kim, run_id)["state"] == "finished"
-    markers = metrics.list_markers(backend, kim, run_id)
-    lines = [m["first_line"] for m in markers]
+    cells = markers.list_markers(backend, kim, run_id)
+    lines = [m["first_line"] for m in cells]
     assert "x = sum(range(10**6))" in lines
     assert "import time; time.sleep(0.3)" in lines
-    assert all(m["end_t"] is not None and m["end_t"] >= m["start_t"] for m in markers)
+    assert all(m["end_t"] is not None and m["end_t"] >= m["start_t"] for m in cells)
     assert not any("0.35" in line for line in lines), "no marker while paused"
 
 

@@ -13,8 +13,6 @@ from tornado.httpclient import HTTPClientError, HTTPResponse
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.services import apikeys
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
 
 @pytest.fixture
 def jp_server_config(database_url: str, settings: Any) -> dict[str, Any]:
@@ -88,6 +86,14 @@ def api_as(
         return Api(jp_fetch, key)
 
     return make
+
+
+@pytest.fixture
+def api_with(
+    jp_fetch: Callable[..., Awaitable[HTTPResponse]], labdeck_backend: Backend
+) -> Callable[[str], Api]:
+    """`api_with(secret)`: a client for an API key made elsewhere (a service account's)."""
+    return lambda secret: Api(jp_fetch, secret)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from labdeck.backend.context import Backend
-from labdeck.backend.services import identity, metrics, runs
+from labdeck.backend.services import identity, markers, runs
 
 NOTEBOOKS = Path(__file__).parent.parent.parent / "notebooks"
 
@@ -50,8 +50,8 @@ def test_quickstart_runs_clean_on_a_fresh_database(tmp_path):
     items = runs.list_runs(backend, me, "newcomer", "quickstart")["items"]
     assert len(items) == 3 and {r["state"] for r in items} == {"finished"}
     magic_run = items[-1]
-    markers = metrics.list_markers(backend, me, magic_run["id"])
-    assert any(m["first_line"] == "# burn some CPU" for m in markers)
+    cells = markers.list_markers(backend, me, magic_run["id"])
+    assert any(m["first_line"] == "# burn some CPU" for m in cells)
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), (
         "the live chart and the comparison chart are widgets"

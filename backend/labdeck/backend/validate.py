@@ -25,6 +25,10 @@ def text(value: Any, field: str, *, max_len: int, min_len: int = 0, strip: bool 
         value = value.strip()
     if "\x00" in value:
         raise Invalid(f"{field} must not contain NUL characters", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"{field} must be valid Unicode text", field=field) from None
     if len(value) < min_len:
         raise Invalid(f"{field} must be at least {min_len} characters", field=field)
     if len(value) > max_len:

@@ -84,11 +84,14 @@ class LabdeckHandler(APIHandler):
                 self._fail(Unauthenticated("sign in or send an API key"))
                 return
             raise
-        if endpoint is None or endpoint.auth == AUTH_PUBLIC or self.current_user is None:
+        if endpoint is None or self.current_user is None:
             return
-        action = "read" if self.request.method in ("GET", "HEAD") else "write"
-        if not self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE):
-            raise web.HTTPError(403, "the server's authorizer does not allow this")
+        if endpoint.auth != AUTH_PUBLIC:
+            action = "read" if self.request.method in ("GET", "HEAD") else "write"
+            if not self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE):
+                raise web.HTTPError(403, "the server's authorizer does not allow this")
+        # Public routes still learn who is signed in, when someone is (the GitHub
+        # callback ties its `state` to that person).
         try:
             self.actor = await self._run(
                 identity.ensure_user, self.labdeck, self.current_user.username

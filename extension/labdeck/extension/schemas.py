@@ -54,7 +54,7 @@ PROFILE = obj(
         "bio": STR,
         "location": STR,
         "website": STR,
-        "account_type": {"type": "string", "enum": ["admin", "user"]},
+        "account_type": {"type": "string", "enum": ["admin", "user", "service"]},
         "avatar_url": NSTR,
     }
 )

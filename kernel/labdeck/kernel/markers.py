@@ -15,7 +15,7 @@ from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
 
-from labdeck.backend.services import metrics
+from labdeck.backend.services import markers as marker_service
 
 from .session import Monitor
 
@@ -69,7 +69,7 @@ class CellMarkers:
         self._current = marker
         self.monitor.publish_marker(marker)
         self._open = self._executor.submit(
-            metrics.add_cell_marker,
+            marker_service.add_cell_marker,
             self.monitor.backend,
             self.monitor.actor,
             self.monitor.run_id,
@@ -90,7 +90,7 @@ class CellMarkers:
     def _end(self, opened: Future[dict[str, Any]], marker: dict[str, Any]) -> None:
         try:
             marker_id = opened.result()["id"]
-            metrics.end_cell_marker(
+            marker_service.end_cell_marker(
                 self.monitor.backend,
                 self.monitor.actor,
                 self.monitor.run_id,

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import identity, metrics
+from labdeck.backend.services import identity, markers, metrics
 from labdeck.backend.services import runs as run_service
 
 from .panels import Panels, marker_shapes
@@ -105,7 +105,7 @@ def chart(
                 figure.data[index].x = np.asarray(series["t"], dtype=float) * 1000
                 figure.data[index].y = np.asarray(series["v"], dtype=float)
         if len(ids) == 1:
-            all_markers = metrics.list_markers(backend, actor, run_id)
+            all_markers = markers.list_markers(backend, actor, run_id)
     shapes, labels = marker_shapes(all_markers)
     figure.update_layout(shapes=shapes, annotations=labels)
     return figure

@@ -24,7 +24,7 @@ from .content import (
     ReportComment,
     ReportFollower,
 )
-from .projects import CellMarker, MetricPoint, MetricSeries, Project, Run
+from .projects import CellMarker, MetricPoint, MetricRollup, MetricSeries, Project, Run
 from .teams import CustomRole, Invitation, Membership, Organization, OrgMember, Team
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Invitation",
     "Membership",
     "MetricPoint",
+    "MetricRollup",
     "MetricSeries",
     "ModelAlias",
     "ModelVersion",

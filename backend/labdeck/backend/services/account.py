@@ -32,6 +32,7 @@ from ..models import (
     Team,
     User,
 )
+from .identity import RESERVED_PREFIX
 
 # F-TM-4's invariant is about the admin role itself, so the count below names
 # it; no permission is decided here.
@@ -80,9 +81,9 @@ def _teams_left_without_admin(session: Session, user: User) -> list[str]:
 def _tombstone_name(session: Session, user: User) -> str:
     """`deleted-user-<id>`; in the unlikely case that a live account already
     chose that name, a random suffix keeps the tombstone's distinct."""
-    name = f"deleted-user-{user.id}"
+    name = f"{RESERVED_PREFIX}{user.id}"
     while session.scalar(select(User.id).where(User.username == name, User.id != user.id)):
-        name = f"deleted-user-{user.id}-{secrets.token_hex(3)}"
+        name = f"{RESERVED_PREFIX}{user.id}-{secrets.token_hex(3)}"
     return name
 
 

@@ -10,11 +10,15 @@ from sqlalchemy.orm import Session
 
 from .. import validate
 from ..context import Actor, Backend
-from ..errors import Conflict, Unauthenticated
+from ..errors import Conflict, Invalid, Unauthenticated
 from ..models import ApiKey, Email, User, utcnow
 from ..tokens import API_KEY_PREFIX, digest
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+# Tombstones of deleted accounts are named so (services/account.py).
+RESERVED_PREFIX = "deleted-user-"
 
 
 def normalize_username(raw: str) -> str:
@@ -22,6 +26,14 @@ def normalize_username(raw: str) -> str:
     outside a-z 0-9 . _ - folded to '-', so `Jane Doe` signs in as `jane-doe`."""
     name = _UNSAFE.sub("-", raw.strip().lower()).strip("-.") or "user"
     return validate.username(name[:64])
+
+
+def _not_reserved(name: str) -> str:
+    if name.startswith(RESERVED_PREFIX):
+        raise Invalid(
+            f"user names starting with {RESERVED_PREFIX!r} are reserved", field="username"
+        )
+    return name
 
 
 def _new_account_type(session: Session, backend: Backend, username: str) -> str:
@@ -40,7 +52,7 @@ def _find(session: Session, username: str) -> User | None:
 def ensure_user(backend: Backend, raw_username: str) -> Actor:
     """The user for a signed-in identity, created on first sight. The first
     person of a fresh database, and those named in `admin_users`, are admins."""
-    username = normalize_username(raw_username)
+    username = _not_reserved(normalize_username(raw_username))
     for _ in range(2):
         try:
             with backend.db.transaction() as session:
@@ -68,7 +80,7 @@ def create_user(
 ) -> Actor:
     """Operator path (`labdeck user create`): an email given here counts as
     verified and becomes the primary one."""
-    name = validate.username(username)
+    name = _not_reserved(validate.username(username))
     address = validate.email(email, "email") if email is not None else None
     with backend.db.transaction() as session:
         if _find(session, name) is not None:

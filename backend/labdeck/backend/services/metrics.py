@@ -20,29 +20,27 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BindParameter, Insert, Table, bindparam, case, or_, select, update
+from sqlalchemy import BindParameter, Insert, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .. import storage, validate
+from .. import rollups, storage
 from ..access import actor_user
 from ..context import Actor, Backend
 from ..downsample import MIN_POINTS, downsample
-from ..errors import Conflict, Invalid, NotFound, TooLarge
-from ..models import CellMarker, MetricPoint, MetricSeries, Run, utcnow
-from .projects import MAX_ID, is_id
+from ..errors import Invalid, TooLarge
+from ..models import MetricPoint, MetricSeries, Run, utcnow
 from .runs import load_run, require_logger, require_running
 
 MAX_SAMPLES = 10_000
 MAX_POINTS_PER_CALL = 1_000_000
 MAX_KEY_LEN = 512
 MAX_READ_POINTS = 100_000
-FIRST_LINE_MAX = 512
 _POINTS: Table = MetricPoint.__table__  # type: ignore[assignment]
 _SERIES: Table = MetricSeries.__table__  # type: ignore[assignment]
 
 
-def _number(value: Any, what: str, field: str) -> float:
+def finite_number(value: Any, what: str, field: str) -> float:
     """A finite float from an int or float (a bool is refused here)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise Invalid(f"{what} must be a number", field=field)
@@ -79,7 +77,7 @@ def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
     for i, sample in enumerate(samples):
         if not isinstance(sample, Mapping) or len(sample) != 2 or set(sample) != {"t", "values"}:
             raise Invalid(f'samples[{i}] must be {{"t": ..., "values": {{...}}}}', field="samples")
-        t = _number(sample["t"], f"samples[{i}].t", "samples")
+        t = finite_number(sample["t"], f"samples[{i}].t", "samples")
         values = sample["values"]
         if not isinstance(values, Mapping):
             raise Invalid(f"samples[{i}].values must be an object", field="samples")
@@ -93,7 +91,7 @@ def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
             elif kind is bool:
                 value = 1.0 if raw else 0.0
             else:
-                value = _number(raw, f"samples[{i}].values[{key!r}]", "samples")
+                value = finite_number(raw, f"samples[{i}].values[{key!r}]", "samples")
             points = series.get(key)
             if points is None:
                 points = series[_key(key, i)] = {}
@@ -200,6 +198,7 @@ def write_samples(
         storage.require_quota(session, backend, found.project, storage.POINT_BYTES * len(points))
         if points:
             _insert_points(session, points)
+            rollups.upsert(session, rollups.summarize(points))
             last: BindParameter[float] = bindparam("b_last")
             session.execute(
                 update(_SERIES)
@@ -226,7 +225,7 @@ def _optional_number(value: Any, field: str) -> float | None:
             value = float(value)
         except ValueError:
             raise Invalid(f"{field} must be a number", field=field) from None
-    return _number(value, field, field)
+    return finite_number(value, field, field)
 
 
 def _max_points(value: Any) -> int | None:
@@ -254,14 +253,51 @@ def _keys(keys: Any) -> list[str] | None:
     return list(dict.fromkeys(keys))
 
 
+def _series_names(session: Session, run: Run, keys: list[str] | None) -> dict[int, str]:
+    query = select(_SERIES.c.id, _SERIES.c.key).where(_SERIES.c.run_id == run.id)
+    if keys is not None:
+        query = query.where(_SERIES.c.key.in_(keys))
+    return dict(session.execute(query).tuples().all())
+
+
+# Raw points are read (then downsampled exactly) while a range holds at most
+# this many times the points asked for; past it the summaries answer.
+RAW_READ_FACTOR = 4
+
+
+def _summary_tier(
+    session: Session,
+    run: Run,
+    keys: list[str] | None,
+    start: float | None,
+    end: float | None,
+    limit: int | None,
+) -> int | None:
+    """The rollup tier to draw from, or None to read raw points."""
+    if limit is None:
+        return None
+    query = select(func.max(_SERIES.c.count), func.max(_SERIES.c.last_t)).where(
+        _SERIES.c.run_id == run.id
+    )
+    if keys is not None:
+        query = query.where(_SERIES.c.key.in_(keys))
+    most, last = session.execute(query).one()
+    if not most or last is None or most <= RAW_READ_FACTOR * limit:
+        return None
+    first = run.created_at.timestamp()
+    span = max(last - first, 1.0)
+    low = first if start is None else max(start, first)
+    high = last if end is None else min(end, last)
+    if most * max(high - low, 0.0) / span <= RAW_READ_FACTOR * limit:
+        return None
+    return rollups.pick_tier(low, high, limit) or rollups.TIERS[-1]
+
+
 def _points(
     session: Session, run: Run, keys: list[str] | None, start: float | None, end: float | None
 ) -> dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
     """key → (t, v) sorted by time: one query for the series, one for points."""
-    query = select(_SERIES.c.id, _SERIES.c.key).where(_SERIES.c.run_id == run.id)
-    if keys is not None:
-        query = query.where(_SERIES.c.key.in_(keys))
-    names = dict(session.execute(query).all())
+    names = _series_names(session, run, keys)
     if not names:
         return {}
     points = select(_POINTS.c.series_id, _POINTS.c.t, _POINTS.c.v).where(
@@ -305,7 +341,11 @@ def read_series(
         user = actor_user(session, actor)
         run, found = load_run(session, user, run_id)
         found.require("view experiment metadata", user)
-        data = _points(session, run, wanted, low, high)
+        tier = _summary_tier(session, run, wanted, low, high, limit)
+        if tier is None:
+            data = _points(session, run, wanted, low, high)
+        else:
+            data = rollups.read(session, _series_names(session, run, wanted), tier, low, high)
     out: dict[str, Any] = {}
     reduced = False
     for key, (t, v) in data.items():
@@ -339,89 +379,3 @@ def export_csv(backend: Backend, actor: Actor, run_id: str) -> str:
     for time in sorted(rows):
         writer.writerow([repr(time), *rows[time]])
     return out.getvalue()
-
-
-def marker_view(marker: CellMarker) -> dict[str, Any]:
-    return {
-        "id": marker.id,
-        "run_id": marker.run_id,
-        "execution_count": marker.execution_count,
-        "first_line": marker.first_line,
-        "start_t": marker.start_t,
-        "end_t": marker.end_t,
-        "error": marker.error,
-    }
-
-
-def add_cell_marker(
-    backend: Backend,
-    actor: Actor,
-    run_id: str,
-    execution_count: int | None,
-    first_line: str,
-    start_t: float,
-) -> dict[str, Any]:
-    """A cell started while the run monitors (F-SM-9). Only the first line of
-    the source is kept, cut to a label's length: it names the cell, nothing more."""
-    if execution_count is not None and (
-        isinstance(execution_count, bool) or not isinstance(execution_count, int)
-    ):
-        raise Invalid("execution_count must be a whole number", field="execution_count")
-    if execution_count is not None and not 0 <= execution_count <= MAX_ID:
-        raise Invalid("execution_count must be a whole number from 0", field="execution_count")
-    line = validate.text(first_line, "first_line", max_len=10**6)
-    first = line.splitlines()[0][:FIRST_LINE_MAX] if line else ""
-    label = first.encode("utf-8", "replace").decode("utf-8")
-    start = _number(start_t, "start_t", "start_t")
-    with backend.db.transaction() as session:
-        user = actor_user(session, actor)
-        run, found = load_run(session, user, run_id)
-        require_logger(run, user, "mark its cells")
-        found.require("log experiments", user)
-        require_running(run, "mark a cell")
-        marker = CellMarker(
-            run_id=run.id, execution_count=execution_count, first_line=label, start_t=start
-        )
-        session.add(marker)
-        session.flush()
-        return marker_view(marker)
-
-
-def end_cell_marker(
-    backend: Backend,
-    actor: Actor,
-    run_id: str,
-    marker_id: int,
-    end_t: float,
-    error: bool = False,
-) -> dict[str, Any]:
-    """The cell finished (or raised). Allowed after the run ended: a cell that
-    stops its own monitor still closes its band."""
-    end = _number(end_t, "end_t", "end_t")
-    failed = validate.flag(error, "error")
-    with backend.db.transaction() as session:
-        user = actor_user(session, actor)
-        run, _ = load_run(session, user, run_id)
-        require_logger(run, user, "mark its cells")
-        marker = session.get(CellMarker, marker_id) if is_id(marker_id) else None
-        if marker is None or marker.run_id != run.id:
-            raise NotFound("no cell marker with that id in this run")
-        if marker.end_t is not None:
-            raise Conflict("this cell marker has already ended")
-        if end < marker.start_t:
-            raise Invalid("end_t must not be before the cell started", field="end_t")
-        marker.end_t, marker.error = end, failed
-        return marker_view(marker)
-
-
-def list_markers(backend: Backend, actor: Actor, run_id: str) -> list[dict[str, Any]]:
-    with backend.db.reader() as session:
-        user = actor_user(session, actor)
-        run, found = load_run(session, user, run_id)
-        found.require("view experiment metadata", user)
-        markers = session.scalars(
-            select(CellMarker)
-            .where(CellMarker.run_id == run.id)
-            .order_by(CellMarker.start_t, CellMarker.id)
-        )
-        return [marker_view(m) for m in markers]

@@ -13,6 +13,7 @@ from . import (
     registry,
     reports,
     runs,
+    system,
     teams,
 )
 
@@ -27,4 +28,5 @@ ROUTES: list[Endpoint] = [
     *reports.ROUTES,
     *artifacts.ROUTES,
     *registry.ROUTES,
+    *system.ROUTES,
 ]

@@ -18,6 +18,17 @@ def list_members(call: Call) -> dict[str, Any]:
     )
 
 
+def add_member(call: Call) -> dict[str, Any]:
+    body = call.json()
+    return members.add_member(
+        call.backend,
+        call.me,
+        call.params["team"],
+        call.field(body, "username"),
+        call.field(body, "role"),
+    )
+
+
 def change_member_role(call: Call) -> dict[str, Any]:
     return members.change_role(
         call.backend,
@@ -89,6 +100,17 @@ ROUTES = [
             ("cursor", {"type": "string"}, "next_cursor of the previous page"),
         ),
         response=s.MEMBER_PAGE,
+    ),
+    Endpoint(
+        "POST",
+        "/teams/{team}/members",
+        add_member,
+        "Add an existing account to the team with a role (beyond API.md: the "
+        "'add team members' permission without an invitation)",
+        "members",
+        request=s.body({"username": s.STR, "role": s.STR}, ["username", "role"]),
+        response=s.MEMBER,
+        status=201,
     ),
     Endpoint(
         "PATCH",

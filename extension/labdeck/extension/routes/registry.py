@@ -7,7 +7,7 @@ from typing import Any
 from labdeck.backend.services import registry
 
 from .. import schemas as s
-from ..endpoint import Call, Endpoint
+from ..endpoint import Call, Endpoint, Raw
 
 TAG = "registry"
 ALIAS_BODY = s.body({"version": {"type": "integer", "minimum": 1}})
@@ -62,7 +62,26 @@ def delete_protected_alias(call: Call) -> None:
     )
 
 
+def download_model_file(call: Call) -> Raw:
+    version = call.arg("version") or "latest"
+    data = registry.download_model(
+        call.backend, call.me, call.int_param("model_id"), version, call.params["path"]
+    )
+    return Raw(data, "application/octet-stream", call.params["path"].rsplit("/", 1)[-1])
+
+
 ROUTES = [
+    Endpoint(
+        "GET",
+        "/registry/{model_id}/files/{path}",
+        download_model_file,
+        "Download a file of a model version (beyond API.md: 'download models', which "
+        "view-only members may, unlike downloading the artifact itself)",
+        "registry",
+        query=(("version", {"type": "string"}, "a version number or an alias (default latest)"),),
+        response=s.BINARY,
+        response_type="application/octet-stream",
+    ),
     Endpoint(
         "GET",
         "/teams/{team}/registry",

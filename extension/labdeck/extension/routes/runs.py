@@ -6,11 +6,12 @@ ran while the run was monitoring, drawn as bands on its charts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from labdeck.backend.downsample import MIN_POINTS
 from labdeck.backend.errors import Invalid
-from labdeck.backend.services import metrics, runs
+from labdeck.backend.services import markers, metrics, runs
 
 from .. import schemas as s
 from ..endpoint import Call, Endpoint, Raw
@@ -98,9 +99,13 @@ def write_metrics(call: Call) -> dict[str, int]:
     return metrics.write_samples(call.backend, call.me, call.params["run_id"], samples)
 
 
+_KEY_SEPARATOR = re.compile(r",(?![^{]*\})")
+
+
 def _keys(call: Call) -> list[str] | None:
-    """`?keys=a,b` and `?keys=a&keys=b` alike; absent or empty means every key."""
-    keys = [key for raw in call.query.get("keys", []) for key in raw.split(",") if key]
+    """`?keys=a,b` and `?keys=a&keys=b` alike; absent or empty means every key.
+    A comma inside an OpenMetrics key's `{labels}` does not separate keys."""
+    keys = [key for raw in call.query.get("keys", []) for key in _KEY_SEPARATOR.split(raw) if key]
     return keys or None
 
 
@@ -123,7 +128,7 @@ def export_metrics_csv(call: Call) -> Raw:
 
 
 def list_cell_markers(call: Call) -> list[dict[str, Any]]:
-    return metrics.list_markers(call.backend, call.me, call.params["run_id"])
+    return markers.list_markers(call.backend, call.me, call.params["run_id"])
 
 
 ROUTES = [

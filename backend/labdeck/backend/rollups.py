@@ -1,0 +1,126 @@
+"""Summaries written at ingest, and reads that use them (NOTES-storage).
+
+Every batch of new points also updates, per series and for each tier
+(10 s, 1 min, 10 min, 1 h), the min/max/sum/count of the bucket each point
+falls in. A read of a long range picks the finest tier whose bucket count
+fits the points asked for, and draws each bucket as its minimum and maximum,
+so spikes survive; raw points are read only when the range holds few enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import MetricRollup
+
+TIERS = (10, 60, 600, 3600)
+_ROLLUPS: Table = MetricRollup.__table__  # type: ignore[assignment]
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def summarize(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of (series, tier, bucket) aggregates of `points` (dicts of
+    series_id, t, v), grouped with numpy: one pass per tier."""
+    if not points:
+        return []
+    sid = np.fromiter((p["series_id"] for p in points), dtype=np.int64, count=len(points))
+    t = np.fromiter((p["t"] for p in points), dtype=np.float64, count=len(points))
+    v = np.fromiter((p["v"] for p in points), dtype=np.float64, count=len(points))
+    rows: list[dict[str, Any]] = []
+    for tier in TIERS:
+        bucket = np.floor(t / tier) * tier
+        keys = np.stack([sid.astype(np.float64), bucket], axis=1)
+        groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        n = len(groups)
+        vmin = np.full(n, np.inf)
+        vmax = np.full(n, -np.inf)
+        np.minimum.at(vmin, inverse, v)
+        np.maximum.at(vmax, inverse, v)
+        vsum = np.bincount(inverse, weights=v, minlength=n)
+        count = np.bincount(inverse, minlength=n)
+        rows.extend(
+            {
+                "series_id": int(g[0]),
+                "tier": tier,
+                "bucket": float(g[1]),
+                "vmin": float(lo),
+                "vmax": float(hi),
+                "vsum": float(total),
+                "count": int(c),
+            }
+            for g, lo, hi, total, c in zip(groups, vmin, vmax, vsum, count, strict=True)
+        )
+    return rows
+
+
+def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Merge into stored buckets: min of mins, max of maxes, sums added."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(_ROLLUPS) if dialect == "postgresql" else sqlite.insert(_ROLLUPS)
+    new = insert.excluded
+    least = "least" if dialect == "postgresql" else "min"
+    greatest = "greatest" if dialect == "postgresql" else "max"
+    statement = insert.on_conflict_do_update(
+        index_elements=["series_id", "tier", "bucket"],
+        set_={
+            "vmin": getattr(func, least)(_ROLLUPS.c.vmin, new.vmin),
+            "vmax": getattr(func, greatest)(_ROLLUPS.c.vmax, new.vmax),
+            "vsum": _ROLLUPS.c.vsum + new.vsum,
+            "count": _ROLLUPS.c.count + new.count,
+        },
+    )
+    session.execute(statement, rows)
+
+
+def pick_tier(start: float, end: float, max_points: int) -> int | None:
+    """The finest tier whose buckets over [start, end] fit in `max_points`."""
+    span = max(end - start, 0.0)
+    for tier in TIERS:
+        if span / tier <= max_points:
+            return tier
+    return None
+
+
+def read(
+    session: Session,
+    names: dict[int, str],
+    tier: int,
+    start: float | None,
+    end: float | None,
+) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """key → (t, v): each bucket as its min then its max (one point where they
+    are equal), in time order."""
+    query = select(_ROLLUPS.c.series_id, _ROLLUPS.c.bucket, _ROLLUPS.c.vmin, _ROLLUPS.c.vmax).where(
+        _ROLLUPS.c.series_id.in_(list(names)), _ROLLUPS.c.tier == tier
+    )
+    if start is not None:
+        query = query.where(_ROLLUPS.c.bucket >= np.floor(start / tier) * tier)
+    if end is not None:
+        query = query.where(_ROLLUPS.c.bucket <= end)
+    rows = session.execute(query.order_by(_ROLLUPS.c.series_id, _ROLLUPS.c.bucket)).all()
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    empty = np.empty(0, dtype=np.float64)
+    result = {names[sid]: (empty, empty) for sid in sorted(names)}
+    if not len(table):
+        return result
+    sids, starts = np.unique(table[:, 0], return_index=True)
+    bounds = [*starts[1:], len(table)]
+    half = tier / 2
+    for sid, lo, hi in zip(sids, starts, bounds, strict=True):
+        buckets, vmin, vmax = table[lo:hi, 1], table[lo:hi, 2], table[lo:hi, 3]
+        t = np.column_stack([buckets, buckets + half]).reshape(-1)
+        v = np.column_stack([vmin, vmax]).reshape(-1)
+        keep = np.ones(len(t), dtype=bool)
+        keep[1::2] = vmax != vmin
+        result[names[int(sid)]] = (t[keep], v[keep])
+    return result

@@ -1,0 +1,86 @@
+"""Summaries written at ingest answer long-range reads, exactly enough that a
+spike survives, and resent batches do not count twice."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sqlalchemy import func, select
+
+from labdeck.backend.models import MetricPoint, MetricRollup
+from labdeck.backend.rollups import TIERS, pick_tier, summarize
+from labdeck.backend.services import metrics, projects, runs
+
+
+def _long_run(backend, actor, n=6000):
+    projects.create_project(backend, actor, "kim", "long")
+    run = runs.create_run(backend, actor, "kim", "long")
+    t0 = time.time()
+    values = np.sin(np.arange(n) / 50.0)
+    values[n * 2 // 3] = 25.0  # one spike
+    samples = [{"t": t0 + i, "values": {"gpu.0.temp": float(v)}} for i, v in enumerate(values)]
+    for lo in range(0, n, 2000):
+        metrics.write_samples(backend, actor, run["id"], samples[lo : lo + 2000])
+    return run["id"], samples
+
+
+def test_long_range_reads_come_from_summaries_and_keep_spikes(backend, make_user):
+    kim = make_user("kim")
+    run_id, samples = _long_run(backend, kim)
+    data = metrics.read_series(backend, kim, run_id, max_points=200)
+    series = data["series"]["gpu.0.temp"]
+    assert data["downsampled"] and 3 <= len(series["t"]) <= 200
+    assert max(series["v"]) == 25.0 and min(series["v"]) < -0.99
+    assert series["t"] == sorted(series["t"])
+    # A zoomed window small enough is read from the raw points.
+    t0 = samples[4300]["t"]
+    window = metrics.read_series(backend, kim, run_id, start=t0, end=t0 + 50, max_points=200)
+    assert window["series"]["gpu.0.temp"]["t"][0] == t0
+    assert len(window["series"]["gpu.0.temp"]["t"]) == 51 and not window["downsampled"]
+
+
+def test_resent_batches_are_not_counted_twice(backend, make_user):
+    kim = make_user("kim")
+    run_id, samples = _long_run(backend, kim, n=300)
+    metrics.write_samples(backend, kim, run_id, samples[:100])
+    with backend.db.reader() as session:
+        points = session.scalar(select(func.count()).select_from(MetricPoint))
+        for tier in TIERS:
+            counted = session.scalar(
+                select(func.sum(MetricRollup.count)).where(MetricRollup.tier == tier)
+            )
+            assert counted == points == 300
+
+
+def test_summarize_and_pick_tier():
+    rows = summarize(
+        [
+            {"series_id": 1, "t": 5.0, "v": 1.0},
+            {"series_id": 1, "t": 7.0, "v": 3.0},
+            {"series_id": 1, "t": 12.0, "v": 2.0},
+        ]
+    )
+    ten = [r for r in rows if r["tier"] == 10]
+    assert ten == [
+        {
+            "series_id": 1,
+            "tier": 10,
+            "bucket": 0.0,
+            "vmin": 1.0,
+            "vmax": 3.0,
+            "vsum": 4.0,
+            "count": 2,
+        },
+        {
+            "series_id": 1,
+            "tier": 10,
+            "bucket": 10.0,
+            "vmin": 2.0,
+            "vmax": 2.0,
+            "vsum": 2.0,
+            "count": 1,
+        },
+    ]
+    assert pick_tier(0, 7 * 86400, 2000) == 600
+    assert pick_tier(0, 3600, 2000) == 10
