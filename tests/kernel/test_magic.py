@@ -75,8 +75,11 @@ def test_live_chart_receives_samples_and_bands(shell):
     assert shell.run_cell("%labdeck start --project nb --interval 0.1").success
     monitor = _magics(shell).monitor
     shell.run_cell("a = [0] * 10**6", store_history=True)
-    time.sleep(1.3)
     chart = monitor._extra_sinks[0]
+    # `cpu` is a rate: it comes with the second sample, so a later draw adds it.
+    deadline = time.time() + 10
+    while time.time() < deadline and "cpu" not in {t.name for t in chart.figure.data}:
+        time.sleep(0.1)
     assert chart.updates >= 1
     assert len(chart.figure.data) >= 10
     names = {t.name for t in chart.figure.data}

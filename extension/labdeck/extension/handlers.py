@@ -9,12 +9,15 @@ service call off the event loop and maps typed errors to HTTP statuses.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
 import re
 from typing import Any
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import IdentityProvider
 from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
@@ -93,11 +96,18 @@ class LabdeckHandler(APIHandler):
         # Public routes still learn who is signed in, when someone is (the GitHub
         # callback ties its `state` to that person).
         try:
-            self.actor = await self._run(
-                identity.ensure_user, self.labdeck, self.current_user.username
-            )
+            self.actor = await self._run(identity.ensure_user, self.labdeck, self._username())
         except LabdeckError as exc:
             self._fail(exc)
+
+    def _username(self) -> str:
+        """The labdeck user of a Jupyter identity (F-ID-1). jupyter_server's own
+        token provider names a random anonymous user per browser; that server
+        belongs to one person, the one its kernels act as, so use that name.
+        Any other provider (JupyterHub's, an operator's) names the real user."""
+        if type(self.identity_provider) is IdentityProvider:
+            return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+        return str(self.current_user.username)
 
     def _fail(self, exc: LabdeckError) -> None:
         self.set_status(exc.status)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from labdeck.backend.catalogue import describe
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.services import identity, markers, metrics
 from labdeck.backend.services import runs as run_service
@@ -97,13 +98,21 @@ def chart(
             backend, actor, run_id, keys=list(keys) if keys else None, max_points=max_points
         )
         label = run["name"] if len(ids) > 1 else None
+        indexes, xs, ys = [], [], []
+        panels.add_panels(describe(key).panel for key in sorted(data["series"]))
         with figure.batch_update():
             for key in sorted(data["series"]):
                 series = data["series"][key]
                 trace_key = f"{run_id}:{key}" if len(ids) > 1 else key
-                index = panels.trace_for_key(trace_key, key, f"{label} · {key}" if label else key)
-                figure.data[index].x = np.asarray(series["t"], dtype=float) * 1000
-                figure.data[index].y = np.asarray(series["v"], dtype=float)
+                indexes.append(
+                    panels.trace_for_key(trace_key, key, f"{label} · {key}" if label else key)
+                )
+                xs.append(np.asarray(series["t"], dtype=float) * 1000)
+                ys.append(np.asarray(series["v"], dtype=float))
+        # One restyle for all traces: plotly stores the arrays without running
+        # its per-array validators (see live.LiveChart._restyle).
+        if indexes:
+            figure.plotly_restyle({"x": xs, "y": ys}, trace_indexes=indexes)
         if len(ids) == 1:
             all_markers = markers.list_markers(backend, actor, run_id)
     shapes, labels = marker_shapes(all_markers)

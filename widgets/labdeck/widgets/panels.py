@@ -75,9 +75,7 @@ class Panels:
         if key in self.traces:
             return self.traces[key]
         panel = describe(metric).panel
-        if panel not in self.order:
-            self.order.append(panel)
-            self._relayout()
+        self.add_panels([panel])
         suffix = self._axis_suffix(self.order.index(panel))
         self.figure.add_scatter(
             x=[], y=[], mode="lines", name=label or key, xaxis=f"x{suffix}", yaxis=f"y{suffix}"
@@ -85,10 +83,18 @@ class Panels:
         self.traces[key] = len(self.figure.data) - 1
         return self.traces[key]
 
+    def add_panels(self, panels: Iterable[str]) -> None:
+        """Add the panels not there yet, laying the figure out once."""
+        new = [p for p in dict.fromkeys(panels) if p not in self.order]
+        if new:
+            self.order.extend(new)
+            self._relayout()
+
     def ensure(self, keys: Iterable[str]) -> bool:
         """Add traces for new keys; True when any was added."""
-        new = [k for k in keys if k not in self.traces]
-        for key in sorted(new):
+        new = sorted(k for k in keys if k not in self.traces)
+        self.add_panels(describe(k).panel for k in new)
+        for key in new:
             self.trace_for(key)
         return bool(new)
 

@@ -38,6 +38,9 @@ MAX_KEY_LEN = 512
 MAX_READ_POINTS = 100_000
 _POINTS: Table = MetricPoint.__table__  # type: ignore[assignment]
 _SERIES: Table = MetricSeries.__table__  # type: ignore[assignment]
+# An int strictly inside this bound converts to a finite float (the fast path of
+# `_parse_samples`); any other goes through `finite_number`, which refuses it.
+_FLOAT_SAFE_INT = 2**1023
 
 
 def finite_number(value: Any, what: str, field: str) -> float:
@@ -65,8 +68,9 @@ def _key(key: Any, i: int) -> str:
 def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
     """key → {t: v}; a later sample of the same batch wins a repeated time.
 
-    This loop runs once per point, so plain floats take a fast path and each
-    key is checked once per batch; anything else goes through `_number`."""
+    This loop runs once per point, so plain floats and ints take a fast path
+    and each key is checked once per batch; anything else goes through
+    `finite_number`."""
     if not isinstance(samples, Sequence) or isinstance(samples, (str, bytes)):
         raise Invalid("samples must be a list", field="samples")
     if len(samples) > MAX_SAMPLES:
@@ -77,7 +81,9 @@ def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
     for i, sample in enumerate(samples):
         if not isinstance(sample, Mapping) or len(sample) != 2 or set(sample) != {"t", "values"}:
             raise Invalid(f'samples[{i}] must be {{"t": ..., "values": {{...}}}}', field="samples")
-        t = finite_number(sample["t"], f"samples[{i}].t", "samples")
+        t = sample["t"]
+        if type(t) is not float or not finite(t):
+            t = finite_number(t, f"samples[{i}].t", "samples")
         values = sample["values"]
         if not isinstance(values, Mapping):
             raise Invalid(f"samples[{i}].values must be an object", field="samples")
@@ -88,6 +94,8 @@ def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
             kind = type(raw)
             if kind is float and finite(raw):
                 value = raw
+            elif kind is int and -_FLOAT_SAFE_INT < raw < _FLOAT_SAFE_INT:
+                value = float(raw)
             elif kind is bool:
                 value = 1.0 if raw else 0.0
             else:
@@ -189,12 +197,13 @@ def write_samples(
         counters: list[dict[str, Any]] = []
         for key, by_time in series.items():
             sid = ids[key][0]
-            fresh = [(t, v) for t, v in by_time.items() if (sid, t) not in stored]
+            # An appending writer has nothing stored at these times: no filtering.
+            fresh = (
+                {t: v for t, v in by_time.items() if (sid, t) not in stored} if stored else by_time
+            )
             if fresh:
-                points.extend({"series_id": sid, "t": t, "v": v} for t, v in fresh)
-                counters.append(
-                    {"b_id": sid, "b_n": len(fresh), "b_last": max(t for t, _ in fresh)}
-                )
+                points.extend([{"series_id": sid, "t": t, "v": v} for t, v in fresh.items()])
+                counters.append({"b_id": sid, "b_n": len(fresh), "b_last": max(fresh)})
         storage.require_quota(session, backend, found.project, storage.POINT_BYTES * len(points))
         if points:
             _insert_points(session, points)
@@ -347,7 +356,7 @@ def read_series(
         else:
             data = rollups.read(session, _series_names(session, run, wanted), tier, low, high)
     out: dict[str, Any] = {}
-    reduced = False
+    reduced = tier is not None
     for key, (t, v) in data.items():
         if limit is not None:
             t, v, shrunk = downsample(t, v, limit)
