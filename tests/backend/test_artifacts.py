@@ -9,34 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seed import add_team
 from sqlalchemy import select
 
-from labdeck.backend.context import Actor, Backend
+from labdeck.backend.context import Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from labdeck.backend.models import (
     ArtifactAlias,
     ArtifactFile,
     ArtifactVersion,
-    Membership,
     ModelVersion,
-    Organization,
     RegisteredModel,
     Team,
 )
 from labdeck.backend.services import artifacts, projects
-
-
-def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:
-    with backend.db.transaction() as s:
-        org = Organization(name=f"{name}-org")
-        s.add(org)
-        s.flush()
-        team = Team(name=name, type="work", org_id=org.id, **settings)
-        s.add(team)
-        s.flush()
-        for actor, role in members.items():
-            s.add(Membership(team_id=team.id, user_id=actor.user_id, role=role))
-        return team.id
 
 
 def artifact_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:

@@ -7,45 +7,19 @@ import os
 from typing import Any
 
 import pytest
+from seed import add_service_account, add_team
 from sqlalchemy import select
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
-    Membership,
     ModelVersion,
-    Organization,
     Project,
     RegisteredModel,
     Run,
     Team,
-    User,
 )
 from labdeck.backend.services import artifacts, projects, runs
-
-
-def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:
-    with backend.db.transaction() as s:
-        org = Organization(name=f"{name}-org")
-        s.add(org)
-        s.flush()
-        team = Team(name=name, type="work", org_id=org.id, **settings)
-        s.add(team)
-        s.flush()
-        for actor, role in members.items():
-            s.add(Membership(team_id=team.id, user_id=actor.user_id, role=role))
-        return team.id
-
-
-def add_service_account(backend: Backend, team_id: int, name: str) -> Actor:
-    """As the service-account service models one: a user of type service
-    owned by the team, with a member row."""
-    with backend.db.transaction() as s:
-        user = User(username=name, account_type="service", service_team_id=team_id)
-        s.add(user)
-        s.flush()
-        s.add(Membership(team_id=team_id, user_id=user.id, role="member"))
-        return Actor(user.id)
 
 
 def project_rows(backend: Backend) -> list[tuple[Any, ...]]:

@@ -6,43 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from seed import add_team
 from sqlalchemy import select
 
-from labdeck.backend.context import Actor, Backend
+from labdeck.backend.context import Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
-    Membership,
     ModelAlias,
     ModelVersion,
-    Organization,
     RegisteredModel,
-    Team,
 )
 from labdeck.backend.services import artifacts, projects, registry
 
 PROTECTED = "add or remove protected aliases"
-
-
-def add_team(
-    backend: Backend, name: str, members: dict[Actor, str], registry_admins: tuple[Actor, ...] = ()
-) -> int:
-    with backend.db.transaction() as s:
-        org = Organization(name=f"{name}-org")
-        s.add(org)
-        s.flush()
-        team = Team(name=name, type="work", org_id=org.id)
-        s.add(team)
-        s.flush()
-        for actor, role in members.items():
-            s.add(
-                Membership(
-                    team_id=team.id,
-                    user_id=actor.user_id,
-                    role=role,
-                    registry_admin=actor in registry_admins,
-                )
-            )
-        return team.id
 
 
 def registry_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:

@@ -6,33 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from seed import add_team
 from sqlalchemy import select
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
-    Membership,
     Notification,
-    Organization,
     Report,
     ReportComment,
     ReportFollower,
-    Team,
 )
 from labdeck.backend.services import projects, reports
-
-
-def add_team(backend: Backend, name: str, members: dict[Actor, str]) -> int:
-    with backend.db.transaction() as s:
-        org = Organization(name=f"{name}-org")
-        s.add(org)
-        s.flush()
-        team = Team(name=name, type="work", org_id=org.id)
-        s.add(team)
-        s.flush()
-        for actor, role in members.items():
-            s.add(Membership(team_id=team.id, user_id=actor.user_id, role=role))
-        return team.id
 
 
 def report_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from seed import add_service_account, add_team
 from sqlalchemy import event, select, update
 
 from labdeck.backend.context import Actor, Backend
@@ -18,37 +19,12 @@ from labdeck.backend.db import Database
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
     Alert,
-    Membership,
     Notification,
-    Organization,
     Run,
-    Team,
     User,
     utcnow,
 )
 from labdeck.backend.services import projects, runs
-
-
-def add_team(backend: Backend, name: str, members: dict[Actor, str], **settings: Any) -> int:
-    with backend.db.transaction() as s:
-        org = Organization(name=f"{name}-org")
-        s.add(org)
-        s.flush()
-        team = Team(name=name, type="work", org_id=org.id, **settings)
-        s.add(team)
-        s.flush()
-        for actor, role in members.items():
-            s.add(Membership(team_id=team.id, user_id=actor.user_id, role=role))
-        return team.id
-
-
-def add_service_account(backend: Backend, team_id: int, name: str) -> Actor:
-    with backend.db.transaction() as s:
-        user = User(username=name, account_type="service", service_team_id=team_id)
-        s.add(user)
-        s.flush()
-        s.add(Membership(team_id=team_id, user_id=user.id, role="member"))
-        return Actor(user.id)
 
 
 def run_rows(backend: Backend) -> list[tuple[Any, ...]]:

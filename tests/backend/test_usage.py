@@ -7,26 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seed import add_team
 from sqlalchemy import update
 
 from labdeck.backend import storage
-from labdeck.backend.context import Actor, Backend
+from labdeck.backend.context import Backend
 from labdeck.backend.errors import Forbidden, Invalid, NotFound
-from labdeck.backend.models import Membership, Organization, Team, User
+from labdeck.backend.models import Team, User
 from labdeck.backend.services import artifacts, metrics, projects, runs, usage
-
-
-def add_team(backend: Backend, name: str, members: dict[Actor, str]) -> int:
-    with backend.db.transaction() as s:
-        org = Organization(name=f"{name}-org")
-        s.add(org)
-        s.flush()
-        team = Team(name=name, type="work", org_id=org.id)
-        s.add(team)
-        s.flush()
-        for actor, role in members.items():
-            s.add(Membership(team_id=team.id, user_id=actor.user_id, role=role))
-        return team.id
 
 
 @pytest.fixture
