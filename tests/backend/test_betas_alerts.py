@@ -58,10 +58,10 @@ def alert_rows(backend: Backend) -> list[Alert]:
 
 
 def test_the_registry_holds_the_promised_flags():
-    for name in ("gpu_process_metrics", "proc_memory_pss", "chart_zoom_refetch"):
+    for name in ("openmetrics_histograms", "proc_memory_pss", "chart_zoom_refetch"):
         assert FLAGS[name].name == name
         assert len(FLAGS[name].description) > 20
-    assert "gpu.process" in FLAGS["gpu_process_metrics"].description
+    assert "histograms" in FLAGS["openmetrics_histograms"].description
     assert "pssMB" in FLAGS["proc_memory_pss"].description
 
 
@@ -90,12 +90,12 @@ def test_flags_start_off_and_toggle_per_user(backend, make_user):
         ({"proc_memory_pss": True, "typo_flag": True}, "typo_flag"),
         ({"proc_memory_pss": "yes"}, "proc_memory_pss"),
         ({"proc_memory_pss": 1}, "proc_memory_pss"),
-        ({"chart_zoom_refetch": True, "gpu_process_metrics": None}, "gpu_process_metrics"),
+        ({"chart_zoom_refetch": True, "openmetrics_histograms": None}, "openmetrics_histograms"),
     ],
 )
 def test_bad_flag_changes_save_nothing(backend, make_user, changes, field):
     alice = make_user("alice")
-    betas.set_features(backend, alice, {"gpu_process_metrics": True})
+    betas.set_features(backend, alice, {"openmetrics_histograms": True})
     before = snapshot(backend, BetaFeature)
     with pytest.raises(Invalid) as err:
         betas.set_features(backend, alice, changes)

@@ -20,16 +20,16 @@ FLAGS: dict[str, Feature] = {
     feature.name: feature
     for feature in (
         Feature(
-            "gpu_process_metrics",
-            "Per-process GPU attribution: records gpu.process.{i}.* for the GPUs that the "
-            "monitored process tree uses. Uses NVML's process list, a slow query that runs "
-            "on its own, slower cadence.",
+            "openmetrics_histograms",
+            "Also records the histograms and summaries scraped from OpenMetrics endpoints "
+            "(their _bucket, _sum and _count series and quantiles), not only gauges and "
+            "counters. Histograms can add many series per endpoint.",
         ),
         Feature(
             "proc_memory_pss",
             "Adds proc.memory.pssMB, the proportional set size of the monitored process "
-            "tree (shared pages split fairly). Reading it walks /proc/<pid>/smaps, which "
-            "costs about a millisecond a sample.",
+            "tree (shared pages split fairly). Reading it walks /proc/<pid>/smaps, about a "
+            "millisecond a process, so it runs on its own slower cadence.",
         ),
         Feature(
             "chart_zoom_refetch",

@@ -162,13 +162,13 @@ class LabdeckApp(ExtensionApp):
         os.environ.setdefault("LABDECK_SAMPLE_INTERVAL", str(self.sample_interval))
         os.environ.setdefault("LABDECK_FLUSH_INTERVAL", str(self.flush_interval))
         self.reaper = Reaper(backend, self.heartbeat_staleness, self.reaper_interval, self.log)
+        # Started here rather than in _start_jupyter_server_extension: servers
+        # embedded without ServerApp.start() (tests, other apps) never run that hook.
+        self.reaper.start()
 
     def initialize_handlers(self) -> None:
         # ExtensionApp joins the server's base_url onto each pattern itself.
         self.handlers.extend(handler_classes(ROUTES))
-
-    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        self.reaper.start()
 
     async def stop_extension(self) -> None:
         self.reaper.stop()

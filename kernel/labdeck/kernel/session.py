@@ -18,7 +18,7 @@ from typing import Any
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict
-from labdeck.backend.services import metrics, projects, runs
+from labdeck.backend.services import betas, metrics, projects, runs
 
 from .collectors import available_collectors
 from .collectors.base import SamplerConfig
@@ -152,6 +152,10 @@ class Monitor:
         with self._lock:
             if self.state != "new":
                 raise RuntimeError("this monitor was already started")
+            # Beta features (F-US-3) switch on costlier or noisier collection.
+            flags = betas.enabled_features(self.backend, self.actor)
+            self.sampler_config.pss = "proc_memory_pss" in flags
+            self.sampler_config.openmetrics_histograms = "openmetrics_histograms" in flags
             sampler = Sampler(available_collectors(self.sampler_config), self.sampler_config)
             system = {
                 "interval": self.interval,

@@ -13,6 +13,7 @@ from .host import HostCollector
 from .ipu import IpuCollector
 from .nvidia import NvidiaCollector, NvidiaProcessCollector, NvmlSession
 from .openmetrics import OpenMetricsCollector
+from .pss import PssCollector
 from .tpu import TpuCollector
 from .trainium import TrainiumCollector
 
@@ -27,6 +28,7 @@ __all__ = [
     "NvmlSession",
     "OpenMetricsCollector",
     "Probe",
+    "PssCollector",
     "SamplerConfig",
     "TpuCollector",
     "TrainiumCollector",
@@ -51,6 +53,12 @@ def available_collectors(config: SamplerConfig) -> list[Collector]:
         TpuCollector(),
         TrainiumCollector(config.pid, period=max(config.effective_slow_interval, 1.0)),
         IpuCollector(config.pid),
-        OpenMetricsCollector(config.openmetrics_endpoints, config.openmetrics_filters),
+        OpenMetricsCollector(
+            config.openmetrics_endpoints,
+            config.openmetrics_filters,
+            histograms=config.openmetrics_histograms,
+        ),
     ]
+    if config.pss:
+        collectors.append(PssCollector(config.pid))
     return [c for c in collectors if _wanted(c.name, config.enabled)]

@@ -55,6 +55,8 @@ class SamplerConfig:
     openmetrics_filters: list[str] = field(default_factory=lambda: [".*"])
     slow_interval: float | None = None
     enabled: set[str] | None = None
+    pss: bool = False
+    openmetrics_histograms: bool = False
 
     def __post_init__(self) -> None:
         if not self.interval >= MIN_INTERVAL:

@@ -29,6 +29,9 @@ TIMEOUT_S = 5.0
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 300.0
 _KEPT_TYPES = frozenset({"gauge", "counter", "untyped", "unknown"})
+# With the beta flag `openmetrics_histograms`: every series of histograms and
+# summaries too (`_bucket{le=…}`, `_sum`, `_count`, quantiles).
+_DISTRIBUTION_TYPES = frozenset({"histogram", "summary", "gaugehistogram"})
 _CREATED_BY = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
 _ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
@@ -64,7 +67,9 @@ class OpenMetricsCollector(Collector):
         filters: Iterable[str],
         timeout: float = TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
+        histograms: bool = False,
     ) -> None:
+        self._types = _KEPT_TYPES | _DISTRIBUTION_TYPES if histograms else _KEPT_TYPES
         self._endpoints = [_Endpoint(name, url) for name, url in endpoints.items()]
         self._filters = [re.compile(pattern) for pattern in filters]
         self._timeout = timeout
@@ -119,7 +124,7 @@ class OpenMetricsCollector(Collector):
         created = {f"{f.name}_created" for f in families if f.type in _CREATED_BY}
         values: dict[str, float] = {}
         for family in families:
-            if family.type not in _KEPT_TYPES or family.name in created:
+            if family.type not in self._types or family.name in created:
                 continue
             for sample in family.samples:
                 if sample.name in created or not self._kept(sample.name):
