@@ -38,7 +38,7 @@ class Page:
         if cursor:
             try:
                 after = json.loads(base64.urlsafe_b64decode(str(cursor).encode()).decode())
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise Invalid("cursor is not one this server gave out", field="cursor") from None
         return cls(size, after)
 

@@ -113,6 +113,17 @@ def json_object(value: Any, field: str, *, max_bytes: int = 64_000) -> dict[str,
         raise Invalid(f"{field} must be plain JSON: {exc}", field=field) from None
     if len(encoded) > max_bytes:
         raise Invalid(f"{field} must be at most {max_bytes} bytes of JSON", field=field)
+    # PostgreSQL's jsonb takes no NUL and no lone surrogate, in a key or a string.
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, str):
+            text(item, field, max_len=len(item), strip=False)
     return dict(value)
 
 

@@ -48,7 +48,7 @@ class Call:
 
     def int_param(self, name: str) -> int:
         raw = self.params[name]
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise Invalid(f"{name} must be a whole number", field=name)
         return int(raw)
 
@@ -58,7 +58,7 @@ class Call:
             return {}
         try:
             value = json.loads(self.body_bytes)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Malformed("the request body is not valid JSON") from None
         if not isinstance(value, dict):
             raise Malformed("the request body must be a JSON object")

@@ -22,7 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.errors import LabdeckError, Unauthenticated
+from labdeck.backend.errors import Invalid, LabdeckError, Unauthenticated
 from labdeck.backend.services import identity
 
 from .endpoint import AUTH_PUBLIC, PATH_PARAM, Call, Endpoint, Raw, Redirect
@@ -147,14 +147,20 @@ class LabdeckHandler(APIHandler):
             httputil.parse_body_arguments(
                 content_type, self.request.body, form, files, self.request.headers
             )
+        query = {
+            k: [v.decode("utf-8", "replace") for v in vs]
+            for k, vs in self.request.query_arguments.items()
+        }
+        # No database takes a NUL in text (PostgreSQL refuses it outright).
+        for name, value in [*params.items(), *((k, v) for k, vs in query.items() for v in vs)]:
+            if "\x00" in value:
+                self._fail(Invalid(f"{name} must not contain NUL characters", field=name))
+                return
         call = Call(
             backend=self.labdeck,
             actor=self.actor,
             params=params,
-            query={
-                k: [v.decode("utf-8", "replace") for v in vs]
-                for k, vs in self.request.query_arguments.items()
-            },
+            query=query,
             body_bytes=self.request.body or b"",
             content_type=content_type,
             files=files,

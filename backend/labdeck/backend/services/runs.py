@@ -188,9 +188,14 @@ def _cursor_key(cursor: Any) -> tuple[dt.datetime, str] | None:
         return None
     try:
         stamp, run_id = cursor
-        return dt.datetime.fromisoformat(stamp), str(run_id)
+        when = dt.datetime.fromisoformat(stamp)
     except (TypeError, ValueError):
         raise Invalid("cursor is not one this server gave out", field="cursor") from None
+    # The server's cursors hold an aware time and a printable run id; anything
+    # else would reach the database as a naive time or as text it cannot take.
+    if when.tzinfo is None or not isinstance(run_id, str) or not run_id.isprintable():
+        raise Invalid("cursor is not one this server gave out", field="cursor")
+    return when, run_id
 
 
 def list_runs(

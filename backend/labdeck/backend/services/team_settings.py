@@ -37,6 +37,7 @@ from ..models import AlertPreference, Project, Report, Team, User
 from ..notifier import CHANNELS
 from ..permissions import require
 from .alert_settings import slack_webhook
+from .projects import is_id
 
 SETTINGS_FIELDS = ("force_private", "code_saving_default", "alerts", "storage_url")
 ALERT_FIELDS = ("events", "email", "slack_webhook_url")
@@ -293,7 +294,7 @@ def _profile_changes(changes: Any) -> dict[str, Any]:
         ]
     if "showcased_reports" in body:
         ids = _showcase(body["showcased_reports"], "showcased_reports")
-        if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        if not all(is_id(i) for i in ids):
             raise Invalid("showcased_reports must be report ids", field="showcased_reports")
         clean["showcased_reports"] = list(dict.fromkeys(ids))
     return clean

@@ -48,7 +48,7 @@ def _meta(call: Call) -> Any:
         raise Invalid("a meta part (JSON text) is required", field="meta")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Invalid("the meta part must be JSON text", field="meta") from None
 
 
