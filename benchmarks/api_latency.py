@@ -11,10 +11,9 @@ Measured and printed, not asserted (target on SQLite: p99 < 20 ms each).
    second one), 10 organizations, 1,000 teams (lower-case names, type work), 100,000
    memberships (one admin a team, members otherwise; one big team of --big-team
    members spread over the user names, the others ~100 each) and the matching
-   org_members rows. PostgreSQL gets an ANALYZE (autovacuum would do it); SQLite
-   none (labdeck never runs one). The bulk goes
-   in with SQLAlchemy Core executemany inserts; the API keys of the measured users
-   are made through `services.apikeys.create_key`.
+   org_members rows, with SQLAlchemy Core executemany inserts. The API keys of the
+   measured users are made through `services.apikeys.create_key`. PostgreSQL gets
+   an ANALYZE (autovacuum would run one); SQLite none (labdeck never runs one).
 2. Starts `python -m jupyter server` with the labdeck extension in a subprocess and
    waits for /api/status.
 3. From one persistent loopback HTTP/1.1 connection (http.client), sequential
@@ -23,8 +22,9 @@ Measured and printed, not asserted (target on SQLite: p99 < 20 ms each).
    GET /me, GET /teams/{big team}/members?limit=100 and PATCH /me {"name": ...}.
    Each figure is the wall time from sending the request to having read the whole
    answer (the client's own share included, which is small).
-4. With --profile, also runs the three service calls in-process under cProfile
-   (no HTTP) and prints the top entries by cumulative time.
+4. With --profile, also times the service calls behind them in-process (no HTTP:
+   authenticate_key, get_profile, list_members, update_profile), then runs them
+   under cProfile and prints the top entries by cumulative time.
 """
 
 from __future__ import annotations

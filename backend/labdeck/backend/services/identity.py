@@ -120,17 +120,21 @@ def authenticate_key(backend: Backend, secret: str) -> Actor:
     if not secret.startswith(API_KEY_PREFIX) or len(secret) > 128:
         raise Unauthenticated("malformed API key")
     hashed = digest(secret)
-    with backend.db.transaction() as session:
+    # A read-only unit of work: on SQLite a write transaction (BEGIN IMMEDIATE)
+    # would make every authenticated request wait for any writer in progress,
+    # such as a metrics batch.
+    with backend.db.reader() as session:
         row = session.execute(
             select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at, User.deleted)
             .join(User, User.id == ApiKey.user_id)
             .where(ApiKey.secret_hash == hashed, ApiKey.revoked_at.is_(None))
         ).one_or_none()
-        if row is None or row.deleted:
-            raise Unauthenticated("unknown or revoked API key")
-        now = utcnow()
-        # Writing on every request would serialize readers on SQLite; a
-        # minute's precision is enough for "last used".
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+    if row is None or row.deleted:
+        raise Unauthenticated("unknown or revoked API key")
+    now = utcnow()
+    # Writing on every request would serialize requests on SQLite; a minute's
+    # precision is enough for "last used".
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        with backend.db.transaction() as session:
             session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
-        return Actor(row.user_id)
+    return Actor(row.user_id)

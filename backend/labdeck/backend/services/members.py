@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,54 @@ def members_query(team: Team) -> Select[Unpack[tuple[Any, ...]]]:
         .outerjoin(OrgMember, (OrgMember.user_id == User.id) & (OrgMember.org_id == team.org_id))
         .where(Membership.team_id == team.id, User.account_type != "service")
     )
+
+
+def _members_page_query(after: bool) -> Select[Any]:
+    """`members_query` ordered by user name, `:limit` rows (after `:after`): the page
+    is picked from memberships and users alone, then joined to emails, custom roles
+    and organization access, so a big team costs `limit` of those lookups rather
+    than one per member. (A user has at most one primary email and one
+    organization membership, so the joins never add rows to the page.)"""
+    picked = (
+        select(
+            User.id,
+            User.username,
+            User.name,
+            Membership.role,
+            Membership.registry_admin,
+            Membership.custom_role_id,
+        )
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == bindparam("team_id"), User.account_type != "service")
+    )
+    if after:
+        picked = picked.where(User.username > bindparam("after"))
+    page = picked.order_by(User.username).limit(bindparam("limit", type_=Integer)).subquery("page")
+    return (
+        select(
+            page.c.id,
+            page.c.username,
+            page.c.name,
+            Email.address,
+            page.c.role,
+            page.c.registry_admin,
+            CustomRole.name.label("custom_role"),
+            OrgMember.models_access,
+            OrgMember.weave_access,
+        )
+        .select_from(page)
+        .outerjoin(Email, (Email.user_id == page.c.id) & Email.is_primary.is_(True))
+        .outerjoin(CustomRole, CustomRole.id == page.c.custom_role_id)
+        .outerjoin(
+            OrgMember, (OrgMember.user_id == page.c.id) & (OrgMember.org_id == bindparam("org_id"))
+        )
+        .order_by(page.c.username)
+    )
+
+
+# Built once: constructing this statement costs more than running it.
+_MEMBERS_FIRST_PAGE = _members_page_query(after=False)
+_MEMBERS_NEXT_PAGE = _members_page_query(after=True)
 
 
 def member_row_view(row: Any) -> dict[str, Any]:
@@ -93,15 +141,17 @@ def list_members(
     """Members by user name, a page at a time; the pending invitations come
     with the first page only, so a client that concatenates pages sees each once."""
     page = Page.parse(limit, cursor)
-    if page.after is not None and not isinstance(page.after, str):
+    # A cursor is a user name: printable text (no NUL, no lone surrogate).
+    if page.after is not None and not (isinstance(page.after, str) and page.after.isprintable()):
         raise Invalid("cursor is not one this server gave out", field="cursor")
     with backend.db.reader() as session:
         user = actor_user(session, actor)
         found = visible_team(session, user, team)
-        stmt = members_query(found)
-        if page.after is not None:
-            stmt = stmt.where(User.username > page.after)
-        rows = list(session.execute(stmt.order_by(User.username).limit(page.limit + 1)))
+        params = {"team_id": found.id, "org_id": found.org_id, "limit": page.limit + 1}
+        if page.after is None:
+            rows = list(session.execute(_MEMBERS_FIRST_PAGE, params))
+        else:
+            rows = list(session.execute(_MEMBERS_NEXT_PAGE, params | {"after": page.after}))
         result = page_result([member_row_view(r) for r in rows], rows, page, lambda r: r.username)
         result["invitations"] = pending_invitations(session, found) if page.after is None else []
         return result
