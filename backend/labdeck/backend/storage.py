@@ -92,34 +92,40 @@ def check_writable(url: str, field: str = "storage_url") -> str:
 
 def usage_for_user(session: Session, user_id: int) -> int:
     """Artifacts of the user's personal projects plus the metric data of every
-    run the user created (F-US-7)."""
-    artifacts = session.scalar(
+    run the user created (F-US-7). One statement: it runs on every metrics write."""
+    artifacts = (
         select(func.coalesce(func.sum(ArtifactVersion.size_bytes), 0))
         .join(Project, Project.id == ArtifactVersion.project_id)
         .where(Project.owner_id == user_id)
+        .scalar_subquery()
     )
-    points = session.scalar(
+    points = (
         select(func.coalesce(func.sum(MetricSeries.count), 0))
         .join(Run, Run.id == MetricSeries.run_id)
         .where(Run.created_by == user_id)
+        .scalar_subquery()
     )
-    return int(artifacts or 0) + POINT_BYTES * int(points or 0)
+    used = session.execute(select(artifacts, points)).one()
+    return int(used[0] or 0) + POINT_BYTES * int(used[1] or 0)
 
 
 def usage_for_team(session: Session, team_id: int) -> int:
-    """Artifacts and metric data of the team's projects (F-TS-5)."""
-    artifacts = session.scalar(
+    """Artifacts and metric data of the team's projects (F-TS-5), in one statement."""
+    artifacts = (
         select(func.coalesce(func.sum(ArtifactVersion.size_bytes), 0))
         .join(Project, Project.id == ArtifactVersion.project_id)
         .where(Project.team_id == team_id)
+        .scalar_subquery()
     )
-    points = session.scalar(
+    points = (
         select(func.coalesce(func.sum(MetricSeries.count), 0))
         .join(Run, Run.id == MetricSeries.run_id)
         .join(Project, Project.id == Run.project_id)
         .where(Project.team_id == team_id)
+        .scalar_subquery()
     )
-    return int(artifacts or 0) + POINT_BYTES * int(points or 0)
+    used = session.execute(select(artifacts, points)).one()
+    return int(used[0] or 0) + POINT_BYTES * int(used[1] or 0)
 
 
 def user_quota(backend: Backend, user: User) -> int:
