@@ -3,6 +3,7 @@ a token, driven by Playwright in Debian's chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -112,3 +113,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     yield {"url": url, "token": token, "log": str(base / "lab.log")}
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """pytest-jupyter closes "the" event loop after every test; here Playwright's
+    sync API owns the running one, so hand pytest-jupyter a loop of its own."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()

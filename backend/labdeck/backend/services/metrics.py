@@ -266,7 +266,7 @@ def _series_names(session: Session, run: Run, keys: list[str] | None) -> dict[in
     query = select(_SERIES.c.id, _SERIES.c.key).where(_SERIES.c.run_id == run.id)
     if keys is not None:
         query = query.where(_SERIES.c.key.in_(keys))
-    return dict(session.execute(query).tuples().all())
+    return {sid: key for sid, key in session.execute(query)}
 
 
 # Raw points are read (then downsampled exactly) while a range holds at most
