@@ -51,7 +51,11 @@ class _Series:
 
 
 class LiveChart:
-    def __init__(self, *, max_points: int = 1000, refresh: float = 1.0, title: str = "") -> None:
+    """Each trace shows 500 to 1,000 points: about a panel's width in pixels,
+    min/max-preserving, so an update costs the same after a minute or a week;
+    zooming asks the database for detail."""
+
+    def __init__(self, *, max_points: int = 500, refresh: float = 1.0, title: str = "") -> None:
         self.max_points = max_points
         self.refresh = refresh
         self.figure = go.FigureWidget()
