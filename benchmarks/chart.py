@@ -96,12 +96,11 @@ def live_chart(hours: float) -> None:
 def stored_run(days: float, keys: int, directory: str) -> None:
     os.environ["JUPYTERHUB_USER"] = "bench"
     from labdeck.backend.context import Backend
-    from labdeck.backend.services import metrics, projects, runs
-    from labdeck.kernel.identity import kernel_actor
+    from labdeck.backend.services import identity, metrics, projects, runs
     from labdeck.widgets import history
 
     backend = Backend.open(f"sqlite:///{directory}/stored.db")
-    actor = kernel_actor(backend)
+    actor = identity.process_actor(backend)
     projects.create_project(backend, actor, "bench", "week")
     run_id = runs.create_run(backend, actor, "bench", "week")["id"]
     names = (KEYS * (keys // len(KEYS) + 1))[:keys]

@@ -9,9 +9,7 @@ service call off the event loop and maps typed errors to HTTP statuses.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
-import os
 import re
 from typing import Any
 from urllib.parse import quote
@@ -106,7 +104,7 @@ class LabdeckHandler(APIHandler):
         belongs to one person, the one its kernels act as, so use that name.
         Any other provider (JupyterHub's, an operator's) names the real user."""
         if type(self.identity_provider) is IdentityProvider:
-            return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+            return identity.server_owner()
         return str(self.current_user.username)
 
     def _fail(self, exc: LabdeckError) -> None:

@@ -7,9 +7,8 @@ import enum
 from typing import Any
 
 from labdeck.backend.context import Backend
-from labdeck.backend.services import alerts
+from labdeck.backend.services import alerts, identity
 
-from .identity import kernel_actor
 from .session import Monitor, current_monitor
 
 
@@ -56,7 +55,7 @@ def alert(
     )
     active = current_monitor()
     backend = active.backend if active is not None else Backend.open()
-    actor = active.actor if active is not None else kernel_actor(backend)
+    actor = active.actor if active is not None else identity.process_actor(backend)
     return alerts.send_alert(
         backend,
         actor,

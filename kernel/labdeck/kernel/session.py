@@ -18,11 +18,11 @@ from typing import Any
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict
-from labdeck.backend.services import betas, metrics, projects, runs
+from labdeck.backend.services import betas, identity, metrics, projects, runs
 
 from .collectors import available_collectors
 from .collectors.base import SamplerConfig
-from .identity import attribution, kernel_actor
+from .identity import attribution
 from .recorder import Recorder
 from .sampler import Sampler
 from .settings import KernelSettings
@@ -89,7 +89,7 @@ class Monitor:
         self.name = name
         self.config = dict(config or {})
         self.backend = backend or Backend.open()
-        self.actor: Actor = kernel_actor(self.backend)
+        self.actor: Actor = identity.process_actor(self.backend)
         self.entity = ""
         self.project_name = ""
         self.run_id = ""

@@ -4,9 +4,7 @@ the live chart's panels and cell markers."""
 
 from __future__ import annotations
 
-import getpass
 import html
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,13 +23,9 @@ _COLUMNS = ("id", "name", "state", "created_by", "created_at", "ended_at")
 
 
 def notebook_identity(backend: Backend | None = None) -> tuple[Backend, Actor]:
-    """The kernel's user (F-ID-1) without importing the kernel layer."""
+    """The backend and the kernel's user (F-ID-1), without the kernel layer."""
     backend = backend or Backend.open()
-    key = os.environ.get("LABDECK_API_KEY")
-    if key:
-        return backend, identity.authenticate_key(backend, key)
-    user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-    return backend, identity.ensure_user(backend, user)
+    return backend, identity.process_actor(backend)
 
 
 class RunTable:

@@ -11,9 +11,6 @@ allowed: every form's action goes to a service, which checks again.
 
 from __future__ import annotations
 
-import getpass
-import os
-
 import ipywidgets as w
 
 from labdeck.backend.context import Actor, Backend
@@ -63,17 +60,6 @@ TEAM_ADMIN_FORMS = (
     StorageConnectorForm,
     TeamUsageForm,
 )
-
-
-def kernel_actor(backend: Backend) -> Actor:
-    """Who the notebook acts as: the owner of `LABDECK_API_KEY` when set,
-    else the user whose server started the kernel (F-ID-1), created on first
-    sight. Resolved here, not through `labdeck.kernel`, which the widgets
-    layer never imports."""
-    key = os.environ.get("LABDECK_API_KEY")
-    if key:
-        return identity.authenticate_key(backend, key)
-    return identity.ensure_user(backend, os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
 
 
 def may_create_teams(backend: Backend, actor: Actor) -> bool:
@@ -167,5 +153,5 @@ def settings(backend: Backend | None = None, actor: Actor | None = None) -> w.Ta
     `backend` defaults to the database of `LABDECK_DATABASE_URL` (else the
     SQLite file in the Jupyter data directory), `actor` to the kernel's user."""
     backend = backend or Backend.open()
-    actor = actor or kernel_actor(backend)
+    actor = actor or identity.process_actor(backend)
     return SettingsPanel(backend, actor).tab

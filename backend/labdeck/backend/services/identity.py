@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 
 from sqlalchemy import func, select, update
@@ -102,6 +104,22 @@ def create_user(
                 )
             )
         return Actor(user.id)
+
+
+def server_owner() -> str:
+    """The user a single-user Jupyter server and its kernels belong to (F-ID-1):
+    `JUPYTERHUB_USER` under JupyterHub, else the OS user."""
+    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+def process_actor(backend: Backend) -> Actor:
+    """Who code running in a kernel or script acts as: the owner of
+    `LABDECK_API_KEY` when it is set (a service account, say), else the
+    server's owner, created on first sight."""
+    key = os.environ.get("LABDECK_API_KEY")
+    if key:
+        return authenticate_key(backend, key)
+    return ensure_user(backend, server_owner())
 
 
 def actor_for(backend: Backend, username: str) -> Actor:
