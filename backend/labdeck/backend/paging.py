@@ -16,6 +16,7 @@ from .errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_ROW_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,15 @@ class Page:
             except (ValueError, UnicodeDecodeError, RecursionError):
                 raise Invalid("cursor is not one this server gave out", field="cursor") from None
         return cls(size, after)
+
+    def after_id(self) -> int | None:
+        """The cursor of a list keyed by row id: a positive id in the integer
+        range the databases store, else this server never gave it out."""
+        if self.after is None:
+            return None
+        if type(self.after) is not int or not 0 < self.after <= MAX_ROW_ID:
+            raise Invalid("cursor is not one this server gave out", field="cursor")
+        return self.after
 
 
 def encode_cursor(key: Any) -> str:

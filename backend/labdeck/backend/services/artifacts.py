@@ -155,8 +155,7 @@ def list_artifacts(
 ) -> dict[str, Any]:
     """Every version, newest first (files are in `get_artifact`)."""
     page = Page.parse(limit, cursor)
-    if page.after is not None and not is_id(page.after):
-        raise Invalid("cursor is not one this server gave out", field="cursor")
+    after = page.after_id()
     with backend.db.reader() as session:
         user = actor_user(session, actor)
         found = load_project(session, user, entity, project)
@@ -166,8 +165,8 @@ def list_artifacts(
             .outerjoin(User, User.id == ArtifactVersion.created_by)
             .where(ArtifactVersion.project_id == found.project.id)
         )
-        if page.after is not None:
-            query = query.where(ArtifactVersion.id < page.after)
+        if after is not None:
+            query = query.where(ArtifactVersion.id < after)
         rows = session.execute(
             query.order_by(ArtifactVersion.id.desc()).limit(page.limit + 1)
         ).all()

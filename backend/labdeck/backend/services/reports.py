@@ -106,15 +106,14 @@ def list_reports(
     cursor: Any = None,
 ) -> dict[str, Any]:
     page = Page.parse(limit, cursor)
-    if page.after is not None and not is_id(page.after):
-        raise Invalid("cursor is not one this server gave out", field="cursor")
+    after = page.after_id()
     with backend.db.reader() as session:
         user = actor_user(session, actor)
         found = load_project(session, user, entity, project)
         found.require("view reports", user)
         query = select(Report).where(Report.project_id == found.project.id)
-        if page.after is not None:
-            query = query.where(Report.id < page.after)
+        if after is not None:
+            query = query.where(Report.id < after)
         rows = list(session.scalars(query.order_by(Report.id.desc()).limit(page.limit + 1)))
         items = _views(session, rows[: page.limit], _path(found))
         return page_result(items, rows, page, lambda r: r.id)
