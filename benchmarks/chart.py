@@ -96,7 +96,7 @@ def live_chart(hours: float) -> None:
 def stored_run(days: float, keys: int, directory: str) -> None:
     os.environ["JUPYTERHUB_USER"] = "bench"
     from labdeck.backend.context import Backend
-    from labdeck.backend.services import identity, metrics, projects, runs
+    from labdeck.backend.services import identity, ingest, metrics, projects, runs
     from labdeck.widgets import history
 
     backend = Backend.open(f"sqlite:///{directory}/stored.db")
@@ -114,7 +114,7 @@ def stored_run(days: float, keys: int, directory: str) -> None:
             {"t": t0 + s, "values": {k: float((s * (j + 1)) % 97) for j, k in enumerate(names)}}
             for s in range(lo, min(lo + batch, seconds))
         ]
-        metrics.write_samples(backend, actor, run_id, samples)
+        ingest.write_samples(backend, actor, run_id, samples)
     took = time.perf_counter() - start
     total = seconds * keys
     print(

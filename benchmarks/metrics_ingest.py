@@ -19,7 +19,7 @@ across batches, so every point is new.
    authentication, validation and the database, end to end. Two warm-up batches go to
    a separate run first. Also printed: points per CPU second of the server process
    (psutil), which other load on the machine disturbs much less than wall time.
-2. Service: the same batches, as Python objects, to `metrics.write_samples` called
+2. Service: the same batches, as Python objects, to `ingest.write_samples` called
    directly in this process (a fresh run), without HTTP and without JSON; and again with
    `json.loads` of the encoded body in front, which is what the handler adds to it.
    The prepared batches are moved out of the garbage collector's sight (`gc.freeze()`)
@@ -52,7 +52,7 @@ from api_latency import call, database, running_server  # noqa: E402
 
 from labdeck.backend.context import Actor, Backend, Settings  # noqa: E402
 from labdeck.backend.db import Database  # noqa: E402
-from labdeck.backend.services import apikeys, identity, metrics, projects, runs  # noqa: E402
+from labdeck.backend.services import apikeys, identity, ingest, projects, runs  # noqa: E402
 
 TARGET_POINTS_PER_S = 100_000
 USERNAME = "bench"
@@ -256,7 +256,7 @@ def main() -> None:
 
         def direct(run_id: str) -> Callable[[list[dict[str, Any]]], int]:
             def write(batch: list[dict[str, Any]]) -> int:
-                return metrics.write_samples(world.backend, world.actor, run_id, batch)["written"]
+                return ingest.write_samples(world.backend, world.actor, run_id, batch)["written"]
 
             return write
 

@@ -22,7 +22,7 @@ from labdeck.backend.models import (
     Run,
     Team,
 )
-from labdeck.backend.services import markers, metrics, projects, runs
+from labdeck.backend.services import ingest, markers, metrics, projects, runs
 
 
 def metric_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
@@ -58,7 +58,7 @@ def samples(start: float, count: int, keys: tuple[str, ...] = ("cpu", "gpu.0.tem
 def test_write_and_read_back(backend: Backend, world: dict[str, Any]) -> None:
     run = world["run"]
     before = runs.get_run(backend, world["bob"], run)["heartbeat_at"]
-    out = metrics.write_samples(
+    out = ingest.write_samples(
         backend,
         world["bob"],
         run,
@@ -86,12 +86,12 @@ def test_write_and_read_back(backend: Backend, world: dict[str, Any]) -> None:
 def test_resent_batch_is_not_counted_twice(backend: Backend, world: dict[str, Any]) -> None:
     run = world["run"]
     batch = samples(0, 50)
-    assert metrics.write_samples(backend, world["bob"], run, batch)["written"] == 100
-    again = metrics.write_samples(backend, world["bob"], run, batch[10:20] + samples(50, 5))
+    assert ingest.write_samples(backend, world["bob"], run, batch)["written"] == 100
+    again = ingest.write_samples(backend, world["bob"], run, batch[10:20] + samples(50, 5))
     assert again == {"written": 10, "duplicates": 20}
     # a repeated time inside one batch: the later value wins, stored once
     dup = [{"t": 70.0, "values": {"cpu": 1.0}}, {"t": 70.0, "values": {"cpu": 9.0}}]
-    assert metrics.write_samples(backend, world["bob"], run, dup)["written"] == 1
+    assert ingest.write_samples(backend, world["bob"], run, dup)["written"] == 1
     data = metrics.read_series(backend, world["bob"], run, keys=["cpu"])["series"]["cpu"]
     assert len(data["t"]) == 56 and data["v"][-1] == 9.0
     with backend.db.reader() as s:
@@ -127,22 +127,22 @@ def test_resent_batch_is_not_counted_twice(backend: Backend, world: dict[str, An
     ],
 )
 def test_bad_samples_change_nothing(backend: Backend, world: dict[str, Any], batch: Any) -> None:
-    metrics.write_samples(backend, world["bob"], world["run"], samples(0, 3))
+    ingest.write_samples(backend, world["bob"], world["run"], samples(0, 3))
     before = metric_rows(backend)
     with pytest.raises(Invalid) as err:
-        metrics.write_samples(backend, world["bob"], world["run"], batch)
+        ingest.write_samples(backend, world["bob"], world["run"], batch)
     assert err.value.field == "samples"
     assert metric_rows(backend) == before
 
 
 def test_batch_limits(backend: Backend, world: dict[str, Any]) -> None:
     with pytest.raises(TooLarge):
-        metrics.write_samples(backend, world["bob"], world["run"], samples(0, 10_001, ("a",)))
+        ingest.write_samples(backend, world["bob"], world["run"], samples(0, 10_001, ("a",)))
     huge = [{"t": float(i), "values": {f"k{j}": 1.0 for j in range(200)}} for i in range(5001)]
     with pytest.raises(TooLarge):
-        metrics.write_samples(backend, world["bob"], world["run"], huge)
+        ingest.write_samples(backend, world["bob"], world["run"], huge)
     assert metric_rows(backend)["metric_points"] == []
-    ok = metrics.write_samples(backend, world["bob"], world["run"], samples(0, 10_000, ("a",)))
+    ok = ingest.write_samples(backend, world["bob"], world["run"], samples(0, 10_000, ("a",)))
     assert ok["written"] == 10_000
 
 
@@ -150,14 +150,14 @@ def test_who_may_write(backend: Backend, world: dict[str, Any]) -> None:
     run = world["run"]
     for who in ("carol", "alice"):
         with pytest.raises(Forbidden):
-            metrics.write_samples(backend, world[who], run, samples(0, 1))
+            ingest.write_samples(backend, world[who], run, samples(0, 1))
     with pytest.raises(NotFound):
-        metrics.write_samples(backend, world["olga"], run, samples(0, 1))
+        ingest.write_samples(backend, world["olga"], run, samples(0, 1))
     with pytest.raises(NotFound):
-        metrics.write_samples(backend, world["bob"], "nosuchrun", samples(0, 1))
+        ingest.write_samples(backend, world["bob"], "nosuchrun", samples(0, 1))
     runs.stop_run(backend, world["bob"], run)
     with pytest.raises(Conflict):
-        metrics.write_samples(backend, world["bob"], run, samples(0, 1))
+        ingest.write_samples(backend, world["bob"], run, samples(0, 1))
     assert metric_rows(backend)["metric_points"] == []
 
 
@@ -166,27 +166,25 @@ def test_demoted_logger_stops_writing(backend: Backend, world: dict[str, Any]) -
         team = s.scalars(select(Team)).one()
         s.get(Membership, (team.id, world["bob"].user_id)).role = "view_only"  # type: ignore[union-attr]
     with pytest.raises(Forbidden, match="log experiments"):
-        metrics.write_samples(backend, world["bob"], world["run"], samples(0, 1))
+        ingest.write_samples(backend, world["bob"], world["run"], samples(0, 1))
 
 
 def test_quota_refuses_the_whole_batch(
     backend: Backend, world: dict[str, Any], settings: Any
 ) -> None:
     settings.team_quota_bytes = 24 * 150
-    metrics.write_samples(backend, world["bob"], world["run"], samples(0, 50))
+    ingest.write_samples(backend, world["bob"], world["run"], samples(0, 50))
     before = metric_rows(backend)
     with pytest.raises(TooLarge, match="quota"):
-        metrics.write_samples(backend, world["bob"], world["run"], samples(100, 26))
+        ingest.write_samples(backend, world["bob"], world["run"], samples(100, 26))
     assert metric_rows(backend) == before
     # resending stored points adds nothing, so it is not refused
-    assert (
-        metrics.write_samples(backend, world["bob"], world["run"], samples(0, 50))["written"] == 0
-    )
+    assert ingest.write_samples(backend, world["bob"], world["run"], samples(0, 50))["written"] == 0
 
 
 def test_read_window_keys_and_downsampling(backend: Backend, world: dict[str, Any]) -> None:
     run = world["run"]
-    metrics.write_samples(backend, world["bob"], run, samples(0, 1000, ("a", "b", "c")))
+    ingest.write_samples(backend, world["bob"], run, samples(0, 1000, ("a", "b", "c")))
     window = metrics.read_series(backend, world["bob"], run, keys=["a", "zz"], start=10, end=19.5)
     assert list(window["series"]) == ["a"]
     assert window["series"]["a"]["t"] == [float(t) for t in range(10, 20)]
@@ -226,7 +224,7 @@ def test_bad_read_arguments(
 
 
 def test_read_permissions(backend: Backend, world: dict[str, Any]) -> None:
-    metrics.write_samples(backend, world["bob"], world["run"], samples(0, 3))
+    ingest.write_samples(backend, world["bob"], world["run"], samples(0, 3))
     assert metrics.read_series(backend, world["vera"], world["run"])["series"]
     with pytest.raises(NotFound):
         metrics.read_series(backend, world["olga"], world["run"])
@@ -235,7 +233,7 @@ def test_read_permissions(backend: Backend, world: dict[str, Any]) -> None:
 
 
 def test_export_csv(backend: Backend, world: dict[str, Any]) -> None:
-    metrics.write_samples(
+    ingest.write_samples(
         backend,
         world["bob"],
         world["run"],
@@ -297,7 +295,7 @@ def test_cell_markers(backend: Backend, world: dict[str, Any]) -> None:
 
 
 def test_deleting_a_run_drops_its_points(backend: Backend, world: dict[str, Any]) -> None:
-    metrics.write_samples(backend, world["bob"], world["run"], samples(0, 10))
+    ingest.write_samples(backend, world["bob"], world["run"], samples(0, 10))
     runs.delete_run(backend, world["bob"], world["run"])
     with backend.db.reader() as s:
         assert s.get(Run, world["run"]) is None

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from labdeck.backend.models import MetricPoint, MetricRollup
 from labdeck.backend.rollups import TIERS, pick_tier, summarize
-from labdeck.backend.services import metrics, projects, runs
+from labdeck.backend.services import ingest, metrics, projects, runs
 
 
 def _long_run(backend, actor, n=6000):
@@ -21,7 +21,7 @@ def _long_run(backend, actor, n=6000):
     values[n * 2 // 3] = 25.0  # one spike
     samples = [{"t": t0 + i, "values": {"gpu.0.temp": float(v)}} for i, v in enumerate(values)]
     for lo in range(0, n, 2000):
-        metrics.write_samples(backend, actor, run["id"], samples[lo : lo + 2000])
+        ingest.write_samples(backend, actor, run["id"], samples[lo : lo + 2000])
     return run["id"], samples
 
 
@@ -43,7 +43,7 @@ def test_long_range_reads_come_from_summaries_and_keep_spikes(backend, make_user
 def test_resent_batches_are_not_counted_twice(backend, make_user):
     kim = make_user("kim")
     run_id, samples = _long_run(backend, kim, n=300)
-    metrics.write_samples(backend, kim, run_id, samples[:100])
+    ingest.write_samples(backend, kim, run_id, samples[:100])
     with backend.db.reader() as session:
         points = session.scalar(select(func.count()).select_from(MetricPoint))
         for tier in TIERS:

@@ -24,7 +24,7 @@ from labdeck.backend.models import (
     User,
     utcnow,
 )
-from labdeck.backend.services import projects, runs
+from labdeck.backend.services import ingest, projects, runs
 
 
 def run_rows(backend: Backend) -> list[tuple[Any, ...]]:
@@ -269,15 +269,15 @@ def test_move_run(backend: Backend, world: dict[str, Actor]) -> None:
 
 def test_heartbeat_and_end(backend: Backend, world: dict[str, Actor]) -> None:
     run = runs.create_run(backend, world["bob"], "acme", "vision")
-    beat = runs.heartbeat(backend, world["bob"], run["id"])
+    beat = ingest.heartbeat(backend, world["bob"], run["id"])
     assert beat["state"] == "running" and beat["heartbeat_at"] >= run["heartbeat_at"]
     for who in ("carol", "alice"):
         with pytest.raises(Forbidden):
-            runs.heartbeat(backend, world[who], run["id"])
+            ingest.heartbeat(backend, world[who], run["id"])
         with pytest.raises(Forbidden):
             runs.end_run(backend, world[who], run["id"], "finished")
     with pytest.raises(NotFound):
-        runs.heartbeat(backend, world["olga"], run["id"])
+        ingest.heartbeat(backend, world["olga"], run["id"])
     with pytest.raises(Invalid) as err:
         runs.end_run(backend, world["bob"], run["id"], "exploded")
     assert err.value.field == "state"
@@ -297,7 +297,7 @@ def test_heartbeat_and_end(backend: Backend, world: dict[str, Actor]) -> None:
     with pytest.raises(Conflict):
         runs.end_run(backend, world["bob"], run["id"], "finished")
     with pytest.raises(Conflict):
-        runs.heartbeat(backend, world["bob"], run["id"])
+        ingest.heartbeat(backend, world["bob"], run["id"])
     assert runs.get_run(backend, world["bob"], run["id"])["state"] == "crashed"
     assert alerts(backend) == [(run["id"], "run_crashed")]
 

@@ -14,7 +14,7 @@ from labdeck.backend import storage
 from labdeck.backend.context import Backend
 from labdeck.backend.errors import Forbidden, Invalid, NotFound
 from labdeck.backend.models import Team, User
-from labdeck.backend.services import artifacts, metrics, projects, runs, usage
+from labdeck.backend.services import artifacts, ingest, projects, runs, usage
 
 
 @pytest.fixture
@@ -55,8 +55,8 @@ def test_what_counts(backend: Backend, world: dict[str, Any], settings: Any) -> 
     )
     personal = runs.create_run(backend, bob, "bob", "mine")["id"]
     team_run = runs.create_run(backend, bob, "acme", "vision")["id"]
-    metrics.write_samples(backend, bob, personal, points(10))  # 20 points
-    metrics.write_samples(backend, bob, team_run, points(5))  # 10 points
+    ingest.write_samples(backend, bob, personal, points(10))  # 20 points
+    ingest.write_samples(backend, bob, team_run, points(5))  # 10 points
     mine = usage.get_user_storage(backend, bob)
     # personal artifacts + every run bob created
     assert mine == {"used_bytes": 100 + 24 * 30, "quota_bytes": 10_000, "percent": 8.2}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import markers, members, metrics, projects, runs, teams
+from labdeck.backend.services import ingest, markers, members, projects, runs, teams
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ async def test_csv_export_and_markers(
 ) -> None:
     bob, vera, olga = (api_as(world[n]) for n in ("bob", "vera", "olga"))
     run_id = world["run"]
-    metrics.write_samples(backend, world["bob"], run_id, samples(range(1, 4)))
+    ingest.write_samples(backend, world["bob"], run_id, samples(range(1, 4)))
     actor: Actor = world["bob"]
     marker = markers.add_cell_marker(backend, actor, run_id, 7, "train(model)\nmore", 1.5)
     markers.end_cell_marker(backend, actor, run_id, marker["id"], 2.5, error=True)

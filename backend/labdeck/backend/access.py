@@ -8,6 +8,7 @@ the actor can see but may not change.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -27,27 +28,49 @@ def actor_user(session: Session, actor: Actor) -> User:
     return user
 
 
+def is_admin_account(account_type: str) -> bool:
+    return account_type == "admin"
+
+
 def is_system_admin(user: User) -> bool:
-    return user.account_type == "admin"
+    return is_admin_account(user.account_type)
 
 
 def membership(session: Session, team_id: int, user_id: int) -> Membership | None:
     return session.get(Membership, (team_id, user_id))
 
 
+def member_subject(
+    role: str | None,
+    registry_admin: bool,
+    extra_actions: Iterable[str],
+    system_admin: bool,
+    owns: bool | None = None,
+) -> Subject:
+    """The subject of an account on a team, from its membership facts (role
+    None for a non-member), however they were loaded."""
+    return Subject(
+        team_role=role,
+        registry_admin=bool(role is not None and registry_admin),
+        system_admin=system_admin,
+        extra_actions=frozenset(extra_actions),
+        owns=owns,
+    )
+
+
 def team_subject(session: Session, team: Team, user: User, *, owns: bool | None = None) -> Subject:
     member = membership(session, team.id, user.id)
-    extras: frozenset[str] = frozenset()
+    extras: list[str] = []
     if member is not None and member.custom_role_id is not None:
         role = session.get(CustomRole, member.custom_role_id)
         if role is not None:
-            extras = frozenset(role.extra_actions)
-    return Subject(
-        team_role=member.role if member else None,
-        registry_admin=bool(member and member.registry_admin),
-        system_admin=is_system_admin(user),
-        extra_actions=extras,
-        owns=owns,
+            extras = role.extra_actions
+    return member_subject(
+        member.role if member else None,
+        bool(member and member.registry_admin),
+        extras,
+        is_system_admin(user),
+        owns,
     )
 
 
@@ -101,35 +124,44 @@ class ProjectAccess:
 OPEN_PROJECT_EXTRAS = frozenset({"log experiments", "create reports"})
 
 
-def project_access(session: Session, user: User, project: Project) -> ProjectAccess | None:
-    """How `user` relates to `project`, or None when it may not see it.
+def subject_on_project(
+    user_id: int,
+    owner_id: int | None,
+    visibility: str,
+    created_by: int | None,
+    team: Subject | None,
+) -> Subject | None:
+    """How an account relates to a project, or None when it may not see it.
 
     A personal project's owner acts as its team admin. On a team project, a
-    member acts by team role; a `private` project is seen only by its creator
-    and the team's admins. Anyone signed in sees an `open` project as a
-    view-only member who may also log runs and write reports there.
+    member acts by team role (`team`, None for a personal project); a
+    `private` project is seen only by its creator and the team's admins.
+    Anyone signed in sees an `open` project as a view-only member who may
+    also log runs and write reports there.
     """
-    if project.owner_id is not None:
-        if project.owner_id == user.id:
-            return ProjectAccess(project, Subject(team_role="admin"))
-        subject = None
-    else:
-        team = session.get(Team, project.team_id)
-        assert team is not None
-        subject = team_subject(session, team, user)
-        if subject.team_role is not None:
-            hidden = (
-                project.visibility == "private"
-                and subject.team_role != "admin"
-                and project.created_by != user.id
-            )
-            if not hidden:
-                return ProjectAccess(project, subject)
-    if project.visibility == "open":
-        return ProjectAccess(
-            project, Subject(team_role="view_only", extra_actions=OPEN_PROJECT_EXTRAS)
-        )
+    if owner_id is not None:
+        if owner_id == user_id:
+            return Subject(team_role="admin")
+    elif team is not None and team.team_role is not None:
+        hidden = visibility == "private" and team.team_role != "admin" and created_by != user_id
+        if not hidden:
+            return team
+    if visibility == "open":
+        return Subject(team_role="view_only", extra_actions=OPEN_PROJECT_EXTRAS)
     return None
+
+
+def project_access(session: Session, user: User, project: Project) -> ProjectAccess | None:
+    """`subject_on_project` for a loaded project."""
+    team = None
+    if project.owner_id is None:
+        found = session.get(Team, project.team_id)
+        assert found is not None
+        team = team_subject(session, found, user)
+    subject = subject_on_project(
+        user.id, project.owner_id, project.visibility, project.created_by, team
+    )
+    return None if subject is None else ProjectAccess(project, subject)
 
 
 def visible_project(session: Session, user: User, entity: str, name: str) -> ProjectAccess:

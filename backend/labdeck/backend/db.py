@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -90,6 +90,14 @@ class Database:
         """One service call: commit on success, roll back everything on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """One service call on a hot path: Core statements in one write
+        transaction, without the ORM session (identity map, flush) whose
+        bookkeeping costs more than a small write itself."""
+        with self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

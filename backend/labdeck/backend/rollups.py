@@ -14,7 +14,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, func, select
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,7 +83,7 @@ def _upsert_statement(dialect: str) -> Any:
     )
 
 
-# As for points (services/metrics.py): on SQLite the statement is compiled
+# As for points (services/ingest.py): on SQLite the statement is compiled
 # once and its rows go straight to the driver, skipping SQLAlchemy's
 # per-row processing, which costs more than the upsert itself.
 _SQLITE_UPSERT = str(
@@ -91,14 +91,14 @@ _SQLITE_UPSERT = str(
 )
 
 
-def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Merge into stored buckets: min of mins, max of maxes, sums added."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(_SQLITE_UPSERT, rows)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_SQLITE_UPSERT, rows)
     else:
-        session.execute(_upsert_statement("postgresql"), rows)
+        conn.execute(_upsert_statement("postgresql"), rows)
 
 
 def pick_tier(start: float, end: float, max_points: int) -> int | None:

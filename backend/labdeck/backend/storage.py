@@ -13,10 +13,12 @@ from __future__ import annotations
 import posixpath
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .context import Backend
@@ -90,42 +92,45 @@ def check_writable(url: str, field: str = "storage_url") -> str:
     return root
 
 
-def usage_for_user(session: Session, user_id: int) -> int:
+# Usage runs on every metrics write, so each is one statement, built once:
+# SQLAlchemy then reuses its compiled form instead of rebuilding it per call.
+_USER_USAGE = select(
+    select(func.coalesce(func.sum(ArtifactVersion.size_bytes), 0))
+    .join(Project, Project.id == ArtifactVersion.project_id)
+    .where(Project.owner_id == bindparam("owner"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(MetricSeries.count), 0))
+    .join(Run, Run.id == MetricSeries.run_id)
+    .where(Run.created_by == bindparam("owner"))
+    .scalar_subquery(),
+)
+_TEAM_USAGE = select(
+    select(func.coalesce(func.sum(ArtifactVersion.size_bytes), 0))
+    .join(Project, Project.id == ArtifactVersion.project_id)
+    .where(Project.team_id == bindparam("owner"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(MetricSeries.count), 0))
+    .join(Run, Run.id == MetricSeries.run_id)
+    .join(Project, Project.id == Run.project_id)
+    .where(Project.team_id == bindparam("owner"))
+    .scalar_subquery(),
+)
+
+
+def _usage(session: Session | Connection, statement: Select[Any], owner: int) -> int:
+    artifacts, points = session.execute(statement, {"owner": owner}).one()
+    return int(artifacts or 0) + POINT_BYTES * int(points or 0)
+
+
+def usage_for_user(session: Session | Connection, user_id: int) -> int:
     """Artifacts of the user's personal projects plus the metric data of every
-    run the user created (F-US-7). One statement: it runs on every metrics write."""
-    artifacts = (
-        select(func.coalesce(func.sum(ArtifactVersion.size_bytes), 0))
-        .join(Project, Project.id == ArtifactVersion.project_id)
-        .where(Project.owner_id == user_id)
-        .scalar_subquery()
-    )
-    points = (
-        select(func.coalesce(func.sum(MetricSeries.count), 0))
-        .join(Run, Run.id == MetricSeries.run_id)
-        .where(Run.created_by == user_id)
-        .scalar_subquery()
-    )
-    used = session.execute(select(artifacts, points)).one()
-    return int(used[0] or 0) + POINT_BYTES * int(used[1] or 0)
+    run the user created (F-US-7)."""
+    return _usage(session, _USER_USAGE, user_id)
 
 
-def usage_for_team(session: Session, team_id: int) -> int:
-    """Artifacts and metric data of the team's projects (F-TS-5), in one statement."""
-    artifacts = (
-        select(func.coalesce(func.sum(ArtifactVersion.size_bytes), 0))
-        .join(Project, Project.id == ArtifactVersion.project_id)
-        .where(Project.team_id == team_id)
-        .scalar_subquery()
-    )
-    points = (
-        select(func.coalesce(func.sum(MetricSeries.count), 0))
-        .join(Run, Run.id == MetricSeries.run_id)
-        .join(Project, Project.id == Run.project_id)
-        .where(Project.team_id == team_id)
-        .scalar_subquery()
-    )
-    used = session.execute(select(artifacts, points)).one()
-    return int(used[0] or 0) + POINT_BYTES * int(used[1] or 0)
+def usage_for_team(session: Session | Connection, team_id: int) -> int:
+    """Artifacts and metric data of the team's projects (F-TS-5)."""
+    return _usage(session, _TEAM_USAGE, team_id)
 
 
 def user_quota(backend: Backend, user: User) -> int:
@@ -146,24 +151,49 @@ def human_bytes(n: int) -> str:
     return f"{value:.1f} {units[i]}"
 
 
-def require_quota(session: Session, backend: Backend, project: Project, adding: int) -> None:
-    """Refuse a write that would take the project's owner past its quota."""
-    if adding <= 0:
-        return
+@dataclass(frozen=True)
+class QuotaOwner:
+    """Whose storage a project's data counts against: its team, or the user
+    who owns a personal project; `override` is that owner's own quota."""
+
+    team_id: int | None
+    user_id: int | None
+    label: str
+    override: int | None
+
+
+def quota_owner(session: Session, project: Project) -> QuotaOwner:
     if project.team_id is not None:
         team = session.get(Team, project.team_id)
         assert team is not None
-        owner = f"team {team.name}"
-        used, quota = usage_for_team(session, team.id), team_quota(backend, team)
+        return QuotaOwner(team.id, None, f"team {team.name}", team.storage_quota_bytes)
+    user = session.get(User, project.owner_id)
+    assert user is not None
+    return QuotaOwner(None, user.id, f"user {user.username}", user.storage_quota_bytes)
+
+
+def require_room(
+    session: Session | Connection, backend: Backend, owner: QuotaOwner, adding: int
+) -> None:
+    """Refuse a write that would take the owner past its quota."""
+    if adding <= 0:
+        return
+    if owner.team_id is not None:
+        used = usage_for_team(session, owner.team_id)
+        quota = owner.override or backend.settings.team_quota_bytes
     else:
-        assert project.owner_id is not None
-        user = session.get(User, project.owner_id)
-        assert user is not None
-        owner = f"user {user.username}"
-        used, quota = usage_for_user(session, user.id), user_quota(backend, user)
+        assert owner.user_id is not None
+        used = usage_for_user(session, owner.user_id)
+        quota = owner.override or backend.settings.user_quota_bytes
     if used + adding > quota:
         raise TooLarge(
-            f"this write of {human_bytes(adding)} would take {owner} past its storage quota "
-            f"({human_bytes(used)} of {human_bytes(quota)} used); delete artifacts or runs, "
-            "or ask an administrator for a larger quota"
+            f"this write of {human_bytes(adding)} would take {owner.label} past its storage "
+            f"quota ({human_bytes(used)} of {human_bytes(quota)} used); delete artifacts or "
+            "runs, or ask an administrator for a larger quota"
         )
+
+
+def require_quota(session: Session, backend: Backend, project: Project, adding: int) -> None:
+    """Refuse a write that would take the project's owner past its quota."""
+    if adding > 0:
+        require_room(session, backend, quota_owner(session, project), adding)

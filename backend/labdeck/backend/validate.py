@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -133,3 +135,16 @@ def only_fields(changes: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for key in changes:
         if key not in allowed:
             raise Invalid(f"{key!r} cannot be changed here", field=key)
+
+
+def finite_number(value: Any, what: str, field: str) -> float:
+    """A finite float from an int or float (a bool is refused here)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise Invalid(f"{what} must be a number", field=field)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise Invalid(f"{what} must be a finite number", field=field)
+    return number

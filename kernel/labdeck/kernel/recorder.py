@@ -15,7 +15,7 @@ from typing import Any
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import LabdeckError
-from labdeck.backend.services import metrics, runs
+from labdeck.backend.services import ingest
 
 log = logging.getLogger("labdeck")
 
@@ -58,10 +58,10 @@ class Recorder:
                 batch, self._buffer = self._buffer, []
             try:
                 if batch:
-                    metrics.write_samples(self.backend, self.actor, self.run_id, batch)
+                    ingest.write_samples(self.backend, self.actor, self.run_id, batch)
                     self.samples_written += len(batch)
                 else:
-                    runs.heartbeat(self.backend, self.actor, self.run_id)
+                    ingest.heartbeat(self.backend, self.actor, self.run_id)
             except LabdeckError as exc:
                 # The run was ended or removed elsewhere: nothing more can be recorded.
                 self._report(f"labdeck: run {self.run_id} no longer takes samples: {exc.message}")

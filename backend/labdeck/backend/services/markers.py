@@ -12,7 +12,6 @@ from ..access import actor_user
 from ..context import Actor, Backend
 from ..errors import Conflict, Invalid, NotFound
 from ..models import CellMarker
-from .metrics import finite_number
 from .projects import MAX_ID, is_id
 from .runs import load_run, require_logger, require_running
 
@@ -50,11 +49,11 @@ def add_cell_marker(
     line = validate.text(first_line, "first_line", max_len=10**6)
     first = line.splitlines()[0][:FIRST_LINE_MAX] if line else ""
     label = first.encode("utf-8", "replace").decode("utf-8")
-    start = finite_number(start_t, "start_t", "start_t")
+    start = validate.finite_number(start_t, "start_t", "start_t")
     with backend.db.transaction() as session:
         user = actor_user(session, actor)
         run, found = load_run(session, user, run_id)
-        require_logger(run, user, "mark its cells")
+        require_logger(run, user.id, "mark its cells")
         found.require("log experiments", user)
         require_running(run, "mark a cell")
         marker = CellMarker(
@@ -75,12 +74,12 @@ def end_cell_marker(
 ) -> dict[str, Any]:
     """The cell finished (or raised). Allowed after the run ended: a cell that
     stops its own monitor still closes its band."""
-    end = finite_number(end_t, "end_t", "end_t")
+    end = validate.finite_number(end_t, "end_t", "end_t")
     failed = validate.flag(error, "error")
     with backend.db.transaction() as session:
         user = actor_user(session, actor)
         run, _ = load_run(session, user, run_id)
-        require_logger(run, user, "mark its cells")
+        require_logger(run, user.id, "mark its cells")
         marker = session.get(CellMarker, marker_id) if is_id(marker_id) else None
         if marker is None or marker.run_id != run.id:
             raise NotFound("no cell marker with that id in this run")

@@ -10,7 +10,7 @@ included, and as outsiders everywhere else; they have no personal projects.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from ..access import (
     actor_user,
     find_team,
     membership,
-    project_access,
+    subject_on_project,
     team_subject,
 )
 from ..context import Actor, Backend
@@ -35,6 +35,20 @@ DESCRIPTION_MAX = 10_000
 
 
 MAX_ID = 2**31 - 1
+
+
+class ProjectFacts(Protocol):
+    """What an access decision reads of a project: a `Project`, or a row of
+    a query that loaded these columns."""
+
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def owner_id(self) -> int | None: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def created_by(self) -> int | None: ...
 
 
 def is_id(value: Any) -> bool:
@@ -51,29 +65,59 @@ def user_label(user: User | None) -> str | None:
     return f"deleted-user-{user.id}" if user.deleted else user.username
 
 
+def is_service_account(account_type: str) -> bool:
+    return account_type == "service"
+
+
 def is_service(user: User) -> bool:
-    return user.account_type == "service"
+    return is_service_account(user.account_type)
+
+
+def service_member(team: Subject) -> Subject:
+    """A service account counts as a member of the team that owns it (it logs
+    there without a membership row)."""
+    return team if team.team_role is not None else Subject(team_role="member")
 
 
 def team_subject_for(session: Session, user: User, team: Team) -> Subject:
-    """The team subject, where a service account counts as a member of the
-    team that owns it (it logs there without a membership row)."""
+    """The team subject, with the service-account rule of `service_member`."""
     subject = team_subject(session, team, user)
-    if is_service(user) and user.service_team_id == team.id and subject.team_role is None:
-        return Subject(team_role="member")
+    if is_service(user) and user.service_team_id == team.id:
+        return service_member(subject)
     return subject
 
 
-def access_for(session: Session, user: User, project: Project) -> ProjectAccess | None:
-    """`access.project_access` plus the service-account rule of F-TM-6."""
-    if is_service(user):
-        if project.team_id is not None and project.team_id == user.service_team_id:
-            team = session.get(Team, project.team_id)
+def subject_for(
+    user_id: int,
+    account_type: str,
+    service_team_id: int | None,
+    project: ProjectFacts,
+    team: Subject | None,
+) -> Subject | None:
+    """`access.subject_on_project` plus the service-account rule of F-TM-6: a
+    service account sees every project of its own team, and no personal one.
+    `team` is the account's subject on the project's team (None for a
+    personal project)."""
+    if is_service_account(account_type):
+        if project.team_id is not None and project.team_id == service_team_id:
             assert team is not None
-            return ProjectAccess(project, team_subject_for(session, user, team))
+            return service_member(team)
         if project.team_id is None:
             return None
-    return project_access(session, user, project)
+    return subject_on_project(
+        user_id, project.owner_id, project.visibility, project.created_by, team
+    )
+
+
+def access_for(session: Session, user: User, project: Project) -> ProjectAccess | None:
+    """`subject_for` a loaded project."""
+    team = None
+    if project.team_id is not None:
+        found = session.get(Team, project.team_id)
+        assert found is not None
+        team = team_subject(session, found, user)
+    subject = subject_for(user.id, user.account_type, user.service_team_id, project, team)
+    return None if subject is None else ProjectAccess(project, subject)
 
 
 def project_by_id(session: Session, user: User, project_id: int, what: str) -> ProjectAccess:

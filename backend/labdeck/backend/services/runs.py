@@ -1,4 +1,4 @@
-"""Runs (F-SM-7, F-SM-8, F-TM-6): start, list, edit, stop, move, heartbeat,
+"""Runs (F-SM-7, F-SM-8, F-TM-6): start, list, edit, stop, move,
 end, and the reaper that marks runs whose kernel died.
 
 Ending a run is a conditional UPDATE (`WHERE state = 'running'`): whoever
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -80,14 +80,26 @@ def load_run(session: Session, user: User, run_id: Any) -> tuple[Run, ProjectAcc
     return run, found
 
 
-def require_logger(run: Run, user: User, doing: str) -> None:
+class RunFacts(Protocol):
+    """What the lifecycle rules read of a run: a `Run`, or the same columns
+    loaded by the write path (`services/ingest.py`)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def logged_by(self) -> int: ...
+    @property
+    def created_by(self) -> int: ...
+
+
+def require_logger(run: RunFacts, user_id: int, doing: str) -> None:
     """Data and lifecycle calls come from the identity that logs the run (its
     kernel), or the person it is attributed to; nobody else writes into it."""
-    if user.id not in (run.logged_by, run.created_by):
+    if user_id not in (run.logged_by, run.created_by):
         raise Forbidden(f"only the identity that logs this run may {doing}")
 
 
-def require_running(run: Run, doing: str) -> None:
+def require_running(run: RunFacts, doing: str) -> None:
     if run.state != "running":
         raise Conflict(f"the run is {run.state}; cannot {doing}")
 
@@ -339,17 +351,6 @@ def move_run(
         return _view(session, run, dest)
 
 
-def heartbeat(backend: Backend, actor: Actor, run_id: str) -> dict[str, Any]:
-    """The kernel's sign of life; a reaped run answers 409 so it learns why."""
-    with backend.db.transaction() as session:
-        user = actor_user(session, actor)
-        run, _ = load_run(session, user, run_id)
-        require_logger(run, user, "send its heartbeat")
-        require_running(run, "send a heartbeat")
-        run.heartbeat_at = utcnow()
-        return {"id": run.id, "state": run.state, "heartbeat_at": run.heartbeat_at.isoformat()}
-
-
 def end_run(
     backend: Backend,
     actor: Actor,
@@ -364,7 +365,7 @@ def end_run(
     with backend.db.transaction() as session:
         user = actor_user(session, actor)
         run, found = load_run(session, user, run_id)
-        require_logger(run, user, "end it")
+        require_logger(run, user.id, "end it")
         require_running(run, "end it again")
         when = ended_at or utcnow()
         if when < run.created_at:

@@ -11,7 +11,7 @@ from typing import Any
 
 from labdeck.backend.downsample import MIN_POINTS
 from labdeck.backend.errors import Invalid
-from labdeck.backend.services import markers, metrics, runs
+from labdeck.backend.services import ingest, markers, metrics, runs
 
 from .. import schemas as s
 from ..endpoint import Call, Endpoint, Raw
@@ -96,7 +96,7 @@ def move_run(call: Call) -> dict[str, Any]:
 def write_metrics(call: Call) -> dict[str, int]:
     # One JSON parse and one service call per batch: this is the hot path.
     samples = call.field(call.json(), "samples")
-    return metrics.write_samples(call.backend, call.me, call.params["run_id"], samples)
+    return ingest.write_samples(call.backend, call.me, call.params["run_id"], samples)
 
 
 _KEY_SEPARATOR = re.compile(r",(?![^{]*\})")

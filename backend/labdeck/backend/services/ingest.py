@@ -1,0 +1,369 @@
+"""Samples into a running run (F-SM-7), and the kernel's heartbeat.
+
+This is the path every recording kernel takes at each flush (every 5 s by
+default) and `POST /runs/{id}/metrics` takes per batch, so what it costs is
+paid by the monitored process itself. It runs on a Core connection, not an
+ORM session (no identity map, no unit of work to flush), and touches each
+table once per call:
+
+- one SELECT loads, in one row, every fact the checks need: the account,
+  the run, its project, the account's membership and custom role on the
+  project's team, and whose quota the data counts against. The decision is
+  the same as everywhere else: `projects.subject_for` on those facts, then
+  `permissions.require`, then the run's lifecycle rules;
+- one SELECT of the run's series (plus one INSERT of the keys it lacks),
+  one statement for the owner's storage usage;
+- one executemany INSERT of the points, one upsert of their summaries
+  (`rollups`), one executemany UPDATE of the series counters, and one UPDATE
+  of the heartbeat.
+
+A point already stored at the same time is kept and the new one skipped, so
+a client may safely resend a batch whose answer it never got.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    case,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .. import rollups, storage, validate
+from ..access import is_admin_account, member_subject
+from ..context import Actor, Backend
+from ..errors import Invalid, NotFound, TooLarge, Unauthenticated
+from ..models import (
+    CustomRole,
+    Membership,
+    MetricPoint,
+    MetricSeries,
+    Project,
+    Run,
+    Team,
+    User,
+    utcnow,
+)
+from ..permissions import require
+from .projects import subject_for
+from .runs import require_logger, require_running
+
+MAX_SAMPLES = 10_000
+MAX_POINTS_PER_CALL = 1_000_000
+MAX_KEY_LEN = 512
+_POINTS: Table = MetricPoint.__table__  # type: ignore[assignment]
+_SERIES: Table = MetricSeries.__table__  # type: ignore[assignment]
+_RUNS: Table = Run.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_PROJECTS: Table = Project.__table__  # type: ignore[assignment]
+_MEMBERS: Table = Membership.__table__  # type: ignore[assignment]
+_ROLES: Table = CustomRole.__table__  # type: ignore[assignment]
+_TEAMS: Table = Team.__table__  # type: ignore[assignment]
+_OWNERS = _USERS.alias("owner")
+# An int strictly inside this bound converts to a finite float (the fast path of
+# `_parse_samples`); any other goes through `finite_number`, which refuses it.
+_FLOAT_SAFE_INT = 2**1023
+
+
+def _key(key: Any, i: int) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LEN or not key.isprintable():
+        raise Invalid(
+            f"samples[{i}]: metric keys must be 1–{MAX_KEY_LEN} printable characters",
+            field="samples",
+        )
+    return key
+
+
+def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
+    """key → {t: v}; a later sample of the same batch wins a repeated time.
+
+    This loop runs once per point, so plain floats and ints take a fast path
+    and each key is checked once per batch; anything else goes through
+    `finite_number`."""
+    if not isinstance(samples, Sequence) or isinstance(samples, (str, bytes)):
+        raise Invalid("samples must be a list", field="samples")
+    if len(samples) > MAX_SAMPLES:
+        raise TooLarge(f"at most {MAX_SAMPLES} samples per call; send the rest in another batch")
+    series: dict[str, dict[float, float]] = {}
+    finite = math.isfinite
+    finite_number = validate.finite_number
+    total = 0
+    for i, sample in enumerate(samples):
+        if not isinstance(sample, Mapping) or len(sample) != 2 or set(sample) != {"t", "values"}:
+            raise Invalid(f'samples[{i}] must be {{"t": ..., "values": {{...}}}}', field="samples")
+        t = sample["t"]
+        if type(t) is not float or not finite(t):
+            t = finite_number(t, f"samples[{i}].t", "samples")
+        values = sample["values"]
+        if not isinstance(values, Mapping):
+            raise Invalid(f"samples[{i}].values must be an object", field="samples")
+        total += len(values)
+        if total > MAX_POINTS_PER_CALL:
+            raise TooLarge(f"at most {MAX_POINTS_PER_CALL} points per call")
+        for key, raw in values.items():
+            kind = type(raw)
+            if kind is float and finite(raw):
+                value = raw
+            elif kind is int and -_FLOAT_SAFE_INT < raw < _FLOAT_SAFE_INT:
+                value = float(raw)
+            elif kind is bool:
+                value = 1.0 if raw else 0.0
+            else:
+                value = finite_number(raw, f"samples[{i}].values[{key!r}]", "samples")
+            points = series.get(key)
+            if points is None:
+                points = series[_key(key, i)] = {}
+            points[t] = value
+    return series
+
+
+# -- who may write: every fact in one row ---------------------------------------------------
+
+_TARGET = (
+    select(
+        _USERS.c.deleted,
+        _USERS.c.account_type,
+        _USERS.c.service_team_id,
+        _RUNS.c.id.label("run_id"),
+        _RUNS.c.state,
+        _RUNS.c.logged_by,
+        _RUNS.c.created_by.label("run_created_by"),
+        _PROJECTS.c.team_id,
+        _PROJECTS.c.owner_id,
+        _PROJECTS.c.visibility,
+        _PROJECTS.c.created_by.label("project_created_by"),
+        _MEMBERS.c.role,
+        _MEMBERS.c.registry_admin,
+        _ROLES.c.extra_actions,
+        _TEAMS.c.name.label("team_name"),
+        _TEAMS.c.storage_quota_bytes.label("team_quota"),
+        _OWNERS.c.username.label("owner_name"),
+        _OWNERS.c.storage_quota_bytes.label("owner_quota"),
+    )
+    .select_from(_USERS)
+    .outerjoin(_RUNS, _RUNS.c.id == bindparam("run_id"))
+    .outerjoin(_PROJECTS, _PROJECTS.c.id == _RUNS.c.project_id)
+    .outerjoin(
+        _MEMBERS,
+        and_(_MEMBERS.c.team_id == _PROJECTS.c.team_id, _MEMBERS.c.user_id == _USERS.c.id),
+    )
+    .outerjoin(_ROLES, _ROLES.c.id == _MEMBERS.c.custom_role_id)
+    .outerjoin(_TEAMS, _TEAMS.c.id == _PROJECTS.c.team_id)
+    .outerjoin(_OWNERS, _OWNERS.c.id == _PROJECTS.c.owner_id)
+    .where(_USERS.c.id == bindparam("user_id"))
+)
+
+
+@dataclass(frozen=True)
+class _ProjectFacts:
+    team_id: int | None
+    owner_id: int | None
+    visibility: str
+    created_by: int | None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A run the actor may write into, with whose quota its data counts against."""
+
+    id: str
+    state: str
+    logged_by: int
+    created_by: int
+    quota: storage.QuotaOwner
+
+
+def _target(conn: Connection, actor: Actor, run_id: Any, doing: str, action: str | None) -> _Target:
+    """The checks of a kernel's call into its run (`runs.load_run`,
+    `require_logger`, then `action` if any), in that order, on one row."""
+    wanted = run_id if isinstance(run_id, str) and len(run_id) <= 16 else ""
+    row = conn.execute(_TARGET, {"user_id": actor.user_id, "run_id": wanted}).one_or_none()
+    if row is None or row.deleted:
+        raise Unauthenticated("this account no longer exists")
+    project = _ProjectFacts(row.team_id, row.owner_id, row.visibility, row.project_created_by)
+    team = None
+    if row.team_id is not None:
+        team = member_subject(
+            row.role,
+            bool(row.registry_admin),
+            row.extra_actions or (),
+            is_admin_account(row.account_type),
+        )
+    subject = None
+    if row.run_id is not None:
+        subject = subject_for(actor.user_id, row.account_type, row.service_team_id, project, team)
+    if subject is None:
+        raise NotFound("no run with that id")
+    if row.team_id is not None:
+        owner = storage.QuotaOwner(row.team_id, None, f"team {row.team_name}", row.team_quota)
+    else:
+        owner = storage.QuotaOwner(None, row.owner_id, f"user {row.owner_name}", row.owner_quota)
+    target = _Target(row.run_id, row.state, row.logged_by, row.run_created_by, owner)
+    require_logger(target, actor.user_id, doing)
+    if action is not None:
+        require(action, subject)
+    return target
+
+
+# -- points, summaries and counters ---------------------------------------------------------
+
+
+def _insert_ignore(conn: Connection, table: Table) -> Insert:
+    """The dialect's INSERT that skips rows whose key already exists."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+# SQLAlchemy processes each parameter set of an executemany in Python, which
+# on SQLite costs more than the insert itself: there the Core statement is
+# compiled once (named style, so rows stay dicts) and handed to the driver.
+# psycopg's own executemany is no faster, so PostgreSQL keeps the Core path.
+_SQLITE_POINTS_INSERT = str(
+    sqlite.insert(_POINTS)
+    .on_conflict_do_nothing()
+    .compile(dialect=sqlite.dialect(paramstyle="named"))
+)
+
+
+def _insert_points(conn: Connection, points: list[dict[str, Any]]) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_SQLITE_POINTS_INSERT, points)
+    else:
+        conn.execute(_insert_ignore(conn, _POINTS), points)
+
+
+_SERIES_OF_RUN = select(_SERIES.c.key, _SERIES.c.id, _SERIES.c.last_t).where(
+    _SERIES.c.run_id == bindparam("run_id")
+)
+
+
+def _series_ids(
+    conn: Connection, run_id: str, keys: list[str]
+) -> dict[str, tuple[int, float | None]]:
+    """key → (series id, last time), creating the missing series."""
+
+    def load() -> dict[str, tuple[int, float | None]]:
+        rows = conn.execute(_SERIES_OF_RUN, {"run_id": run_id})
+        return {key: (sid, last) for key, sid, last in rows}
+
+    known = load()
+    missing = [k for k in keys if k not in known]
+    if missing:
+        conn.execute(
+            _insert_ignore(conn, _SERIES),
+            [{"run_id": run_id, "key": k, "count": 0, "last_t": None} for k in missing],
+        )
+        known = load()
+    return known
+
+
+def _already_stored(
+    conn: Connection,
+    series: dict[str, dict[float, float]],
+    ids: dict[str, tuple[int, float | None]],
+) -> set[tuple[int, float]]:
+    """(series id, t) of incoming points that may exist already: only those at
+    or before a series' last time can, so an appending writer skips this."""
+    suspects = {
+        ids[key][0]: [t for t in points if t <= last]
+        for key, points in series.items()
+        if (last := ids[key][1]) is not None
+    }
+    suspects = {sid: ts for sid, ts in suspects.items() if ts}
+    if not suspects:
+        return set()
+    low = min(min(ts) for ts in suspects.values())
+    high = max(max(ts) for ts in suspects.values())
+    rows = conn.execute(
+        select(_POINTS.c.series_id, _POINTS.c.t).where(
+            _POINTS.c.series_id.in_(list(suspects)), _POINTS.c.t >= low, _POINTS.c.t <= high
+        )
+    )
+    return {(sid, t) for sid, t in rows}
+
+
+_LAST: BindParameter[float] = bindparam("b_last")
+_COUNTERS = (
+    update(_SERIES)
+    .where(_SERIES.c.id == bindparam("b_id"))
+    .values(
+        count=_SERIES.c.count + bindparam("b_n"),
+        last_t=case(
+            (or_(_SERIES.c.last_t.is_(None), _SERIES.c.last_t < _LAST), _LAST),
+            else_=_SERIES.c.last_t,
+        ),
+    )
+)
+_SQLITE_COUNTERS = str(_COUNTERS.compile(dialect=sqlite.dialect(paramstyle="named")))
+
+
+def _count(conn: Connection, counters: list[dict[str, Any]]) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_SQLITE_COUNTERS, counters)
+    else:
+        conn.execute(_COUNTERS, counters)
+
+
+_BEAT = update(_RUNS).where(_RUNS.c.id == bindparam("run_id")).values(heartbeat_at=bindparam("now"))
+
+
+def _beat(conn: Connection, run_id: str) -> dt.datetime:
+    now = utcnow()
+    conn.execute(_BEAT, {"run_id": run_id, "now": now})
+    return now
+
+
+def write_samples(
+    backend: Backend, actor: Actor, run_id: str, samples: Sequence[Mapping[str, Any]]
+) -> dict[str, int]:
+    """Store a batch of samples of a running run and refresh its heartbeat.
+    Answers how many points were new and how many were already there."""
+    series = _parse_samples(samples)
+    with backend.db.statements() as conn:
+        run = _target(conn, actor, run_id, "write its metrics", "log experiments")
+        require_running(run, "write metrics")
+        ids = _series_ids(conn, run.id, list(series)) if series else {}
+        stored = _already_stored(conn, series, ids)
+        points: list[dict[str, Any]] = []
+        counters: list[dict[str, Any]] = []
+        for key, by_time in series.items():
+            sid = ids[key][0]
+            # An appending writer has nothing stored at these times: no filtering.
+            fresh = (
+                {t: v for t, v in by_time.items() if (sid, t) not in stored} if stored else by_time
+            )
+            if fresh:
+                points.extend([{"series_id": sid, "t": t, "v": v} for t, v in fresh.items()])
+                counters.append({"b_id": sid, "b_n": len(fresh), "b_last": max(fresh)})
+        storage.require_room(conn, backend, run.quota, storage.POINT_BYTES * len(points))
+        if points:
+            _insert_points(conn, points)
+            rollups.upsert(conn, rollups.summarize(points))
+            _count(conn, counters)
+        _beat(conn, run.id)
+        total = sum(len(by_time) for by_time in series.values())
+        return {"written": len(points), "duplicates": total - len(points)}
+
+
+def heartbeat(backend: Backend, actor: Actor, run_id: str) -> dict[str, Any]:
+    """The kernel's sign of life; a reaped run answers 409 so it learns why."""
+    with backend.db.statements() as conn:
+        run = _target(conn, actor, run_id, "send its heartbeat", None)
+        require_running(run, "send a heartbeat")
+        now = _beat(conn, run.id)
+        return {"id": run.id, "state": run.state, "heartbeat_at": now.isoformat()}
