@@ -16,7 +16,8 @@ import pytest
 
 from labdeck.kernel.collectors import host
 from labdeck.kernel.collectors.base import SamplerConfig
-from labdeck.kernel.collectors.host import HostCollector, parse_stat
+from labdeck.kernel.collectors.host import HostCollector
+from labdeck.kernel.collectors.proctree import parse_stat
 
 SPEC = Path(__file__).parent.parent / "data" / "metrics.csv"
 LINUX = sys.platform.startswith("linux")

@@ -1,19 +1,16 @@
 """Host and process metrics (`cpu`, `memory`, `disk.*`, `network.*`, `proc.*`).
 
 The monitor runs in the user's kernel, so its cost is the user's. On Linux
-the collector keeps /proc files open and re-reads them with `pread`, takes a
-process's CPU time, threads and RSS from its one `stat` file (psutil reads
-three), and sums whole disks from /proc/diskstats without psutil's per-line
-/sys/block probe; elsewhere (or with `procfs=False`) it reads the same values
-through psutil, keeping `psutil.Process` objects so CPU deltas work.
+the collector keeps /proc files open and re-reads them with `pread`, and
+sums whole disks from /proc/diskstats without psutil's per-line /sys/block
+probe; elsewhere (or with `procfs=False`) it reads the same values through
+psutil.
 
-Process figures cover the process and its descendants. The tree is
-refreshed at most every `TREE_REFRESH_S`, and only when /proc/loadavg shows a
-new pid since the last look; only new pids have their parent read.
-(`/proc/<pid>/task/<tid>/children` needs CONFIG_PROC_CHILDREN, missing on
-some kernels, and one read per thread.) RSS is summed over the tree, so pages
-shared after a fork count once per process. Under a cgroup memory limit,
-`memory` is `memory.current` (page cache included) over `memory.max`.
+Process figures cover the process and its descendants (`proctree`), whose
+tree is refreshed at most every `TREE_REFRESH_S`. RSS is summed over the
+tree, so pages shared after a fork count once per process. Under a cgroup
+memory limit, `memory` is `memory.current` (page cache included) over
+`memory.max`.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ import psutil
 
 from .base import Collector, Probe, SamplerConfig
 from .cgroup import DEFAULT_ROOT, CgroupLimits, CgroupMemory, read_cgroup_limits
+from .proctree import ProcFile, ProcfsTree, PsutilTree
 
 MB = 1024.0 * 1024.0
 GB = MB * 1024.0
@@ -33,194 +31,14 @@ TREE_REFRESH_S = 2.0
 _SECTOR = 512  # /proc/diskstats counts 512-byte sectors whatever the device's block size
 
 
-class _ProcFile:
-    """A /proc file kept open and re-read from offset 0."""
-
-    __slots__ = ("_fd", "_size")
-
-    def __init__(self, path: str, size: int = 4096) -> None:
-        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        self._size = size
-
-    def read(self) -> bytes:
-        data = os.pread(self._fd, self._size, 0)
-        while len(data) >= self._size:
-            self._size *= 4
-            data = os.pread(self._fd, self._size, 0)
-        return data
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-def parse_stat(data: bytes) -> tuple[bytes, int, int, int, int]:
-    """(state, ppid, utime+stime ticks, threads, rss pages) from /proc/<pid>/stat.
-
-    Fields are counted after the last ')' because the command name may hold
-    spaces and parentheses.
-    """
-    fields = data[data.rfind(b")") + 2 :].split()
-    cpu = int(fields[11]) + int(fields[12])
-    return fields[0], int(fields[1]), cpu, int(fields[17]), int(fields[21])
-
-
-class _ProcfsTree:
-    """The monitored tree read from /proc; a pid is tracked through an open stat file."""
-
-    def __init__(self, pid: int) -> None:
-        self._root = pid
-        self._tick = float(os.sysconf("SC_CLK_TCK"))
-        self._page = os.sysconf("SC_PAGE_SIZE")
-        self._files: dict[int, _ProcFile] = {}
-        self._last: dict[int, int] = {}
-        self._parents: dict[int, int] = {}
-        self._loadavg = _ProcFile("/proc/loadavg", 256)
-        self._last_pid = b""
-        self._track(pid)
-
-    def _track(self, pid: int) -> None:
-        try:
-            handle = _ProcFile(f"/proc/{pid}/stat", 1024)
-        except OSError:
-            return  # gone already
-        try:
-            _, ppid, cpu, _, _ = parse_stat(handle.read())
-        except (OSError, ValueError, IndexError):
-            handle.close()
-            return
-        self._files[pid] = handle
-        self._last[pid] = cpu
-        self._parents[pid] = ppid
-
-    def _forget(self, pid: int) -> None:
-        self._files.pop(pid).close()
-        self._last.pop(pid, None)
-
-    def _scan(self) -> None:
-        listed: set[int] = set()
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            pid = int(name)
-            listed.add(pid)
-            if pid not in self._parents:
-                try:
-                    with open(f"/proc/{pid}/stat", "rb") as handle:
-                        self._parents[pid] = parse_stat(handle.read())[1]
-                except (OSError, ValueError, IndexError):
-                    continue
-        for gone in self._parents.keys() - listed:
-            del self._parents[gone]
-        children: dict[int, list[int]] = {}
-        for pid, ppid in self._parents.items():
-            children.setdefault(ppid, []).append(pid)
-        frontier = [self._root]
-        while frontier:
-            parent = frontier.pop()
-            for pid in children.get(parent, ()):
-                if pid == self._root:
-                    continue
-                if pid not in self._files:
-                    # Re-read even a cached parent: the pid may have been reused.
-                    self._track(pid)
-                    if pid not in self._files:
-                        continue
-                    if self._parents[pid] != parent:
-                        self._forget(pid)
-                        continue
-                frontier.append(pid)
-
-    def refresh(self) -> None:
-        last_pid = self._loadavg.read().rsplit(b" ", 1)[-1]
-        if last_pid != self._last_pid:
-            self._last_pid = last_pid
-            self._scan()
-
-    def read(self) -> tuple[float, int, int]:
-        """CPU seconds used since the previous read, threads and RSS bytes of the tree."""
-        cpu_ticks = threads = rss = 0
-        left: list[int] = []
-        for pid, handle in self._files.items():
-            try:
-                state, ppid, cpu, nthreads, pages = parse_stat(handle.read())
-            except (OSError, ValueError, IndexError):
-                left.append(pid)
-                continue
-            if pid != self._root and ppid != self._parents.get(pid):
-                self._parents[pid] = ppid
-                left.append(pid)  # re-parented away from the tree
-                continue
-            if state == b"Z":
-                continue
-            cpu_ticks += cpu - self._last[pid]
-            self._last[pid] = cpu
-            threads += nthreads
-            rss += pages
-        for pid in left:
-            self._forget(pid)
-        return cpu_ticks / self._tick, threads, rss * self._page
-
-    def close(self) -> None:
-        for handle in self._files.values():
-            handle.close()
-        self._files.clear()
-        self._loadavg.close()
-
-
-class _PsutilTree:
-    """The monitored tree through psutil, refreshed with `children(recursive=True)`."""
-
-    def __init__(self, pid: int) -> None:
-        self._root = psutil.Process(pid)
-        self._procs: dict[int, psutil.Process] = {pid: self._root}
-        self._last: dict[int, float] = {pid: self._cpu(self._root)}
-
-    @staticmethod
-    def _cpu(proc: psutil.Process) -> float:
-        times = proc.cpu_times()
-        return float(times.user + times.system)
-
-    def refresh(self) -> None:
-        try:
-            children = self._root.children(recursive=True)
-        except psutil.Error:
-            return
-        for child in children:
-            if child.pid not in self._procs:
-                try:
-                    self._last[child.pid] = self._cpu(child)
-                except psutil.Error:
-                    continue
-                self._procs[child.pid] = child
-
-    def read(self) -> tuple[float, int, int]:
-        cpu = 0.0
-        threads = rss = 0
-        for pid, proc in list(self._procs.items()):
-            try:
-                with proc.oneshot():
-                    now_cpu = self._cpu(proc)
-                    threads += proc.num_threads()
-                    rss += proc.memory_info().rss
-            except psutil.Error:
-                del self._procs[pid]
-                continue
-            cpu += now_cpu - self._last[pid]
-            self._last[pid] = now_cpu
-        return cpu, threads, rss
-
-    def close(self) -> None:
-        self._procs.clear()
-
-
 class _ProcfsSystem:
     """System-wide counters from /proc, parsed the way psutil does."""
 
     def __init__(self) -> None:
-        self._stat = _ProcFile("/proc/stat", 16384)
-        self._meminfo = _ProcFile("/proc/meminfo", 8192)
-        self._diskstats = _ProcFile("/proc/diskstats", 16384)
-        self._netdev = _ProcFile("/proc/net/dev", 8192)
+        self._stat = ProcFile("/proc/stat", 16384)
+        self._meminfo = ProcFile("/proc/meminfo", 8192)
+        self._diskstats = ProcFile("/proc/diskstats", 16384)
+        self._netdev = ProcFile("/proc/net/dev", 8192)
         self._whole_disk: dict[bytes, bool] = {}
 
     def per_cpu(self) -> list[tuple[int, float, float]]:
@@ -318,7 +136,7 @@ class HostCollector(Collector):
         self._procfs = sys.platform.startswith("linux") if procfs is None else procfs
         self._cgroup_root = cgroup_root
         self._system: _ProcfsSystem | _PsutilSystem | None = None
-        self._tree: _ProcfsTree | _PsutilTree | None = None
+        self._tree: ProcfsTree | PsutilTree | None = None
         self._limits: CgroupLimits | None = None
         self._cgroup_memory: CgroupMemory | None = None
         self._skipped_paths: dict[str, str] = {}
@@ -335,7 +153,7 @@ class HostCollector(Collector):
             return Probe(False, f"process {self._pid} does not exist")
         try:
             self._system = _ProcfsSystem() if self._procfs else _PsutilSystem()
-            self._tree = _ProcfsTree(self._pid) if self._procfs else _PsutilTree(self._pid)
+            self._tree = ProcfsTree(self._pid) if self._procfs else PsutilTree(self._pid)
         except (OSError, psutil.Error) as exc:
             self.close()
             return Probe(False, f"cannot read process {self._pid}: {exc}")
