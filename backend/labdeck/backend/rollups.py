@@ -14,10 +14,11 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from . import bulk
 from .models import MetricRollup
 
 TIERS = (10, 60, 600, 3600)
@@ -66,39 +67,46 @@ def summarize(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _upsert_statement(dialect: str) -> Any:
-    insert = postgresql.insert(_ROLLUPS) if dialect == "postgresql" else sqlite.insert(_ROLLUPS)
-    new = insert.excluded
-    least, greatest = (
-        (func.least, func.greatest) if dialect == "postgresql" else (func.min, func.max)
-    )
-    return insert.on_conflict_do_update(
+_SQLITE_UPSERT = bulk.sqlite_sql(
+    (insert := sqlite.insert(_ROLLUPS)).on_conflict_do_update(
         index_elements=["series_id", "tier", "bucket"],
         set_={
-            "vmin": least(_ROLLUPS.c.vmin, new.vmin),
-            "vmax": greatest(_ROLLUPS.c.vmax, new.vmax),
-            "vsum": _ROLLUPS.c.vsum + new.vsum,
-            "count": _ROLLUPS.c.count + new.count,
+            "vmin": func.min(_ROLLUPS.c.vmin, insert.excluded.vmin),
+            "vmax": func.max(_ROLLUPS.c.vmax, insert.excluded.vmax),
+            "vsum": _ROLLUPS.c.vsum + insert.excluded.vsum,
+            "count": _ROLLUPS.c.count + insert.excluded.count,
         },
     )
-
-
-# As for points (services/ingest.py): on SQLite the statement is compiled
-# once and its rows go straight to the driver, skipping SQLAlchemy's
-# per-row processing, which costs more than the upsert itself.
-_SQLITE_UPSERT = str(
-    _upsert_statement("sqlite").compile(dialect=sqlite.dialect(paramstyle="named"))
+)
+_ROLLUP_COLUMNS = {
+    "series_id": "integer",
+    "tier": "integer",
+    "bucket": "double precision",
+    "vmin": "double precision",
+    "vmax": "double precision",
+    "vsum": "double precision",
+    "count": "integer",
+}
+_PG_UPSERT = text(
+    'INSERT INTO metric_rollups (series_id, tier, bucket, vmin, vmax, vsum, "count") '
+    f"{bulk.unnest(_ROLLUP_COLUMNS)} "
+    "ON CONFLICT (series_id, tier, bucket) DO UPDATE SET "
+    "vmin = least(metric_rollups.vmin, excluded.vmin), "
+    "vmax = greatest(metric_rollups.vmax, excluded.vmax), "
+    "vsum = metric_rollups.vsum + excluded.vsum, "
+    '"count" = metric_rollups."count" + excluded."count"'
 )
 
 
 def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Merge into stored buckets: min of mins, max of maxes, sums added."""
+    """Merge into stored buckets: min of mins, max of maxes, sums added
+    (`bulk`: one statement per batch)."""
     if not rows:
         return
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_UPSERT, rows)
     else:
-        conn.execute(_upsert_statement("postgresql"), rows)
+        conn.execute(_PG_UPSERT, bulk.arrays(rows, list(_ROLLUP_COLUMNS)))
 
 
 def pick_tier(start: float, end: float, max_points: int) -> int | None:

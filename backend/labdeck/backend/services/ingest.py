@@ -39,11 +39,12 @@ from sqlalchemy import (
     case,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import rollups, storage, validate
+from .. import bulk, rollups, storage, validate
 from ..access import is_admin_account, member_subject
 from ..context import Actor, Backend
 from ..errors import Invalid, NotFound, TooLarge, Unauthenticated
@@ -229,14 +230,11 @@ def _insert_ignore(conn: Connection, table: Table) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-# SQLAlchemy processes each parameter set of an executemany in Python, which
-# on SQLite costs more than the insert itself: there the Core statement is
-# compiled once (named style, so rows stay dicts) and handed to the driver.
-# psycopg's own executemany is no faster, so PostgreSQL keeps the Core path.
-_SQLITE_POINTS_INSERT = str(
-    sqlite.insert(_POINTS)
-    .on_conflict_do_nothing()
-    .compile(dialect=sqlite.dialect(paramstyle="named"))
+_POINT_COLUMNS = {"series_id": "integer", "t": "double precision", "v": "double precision"}
+_SQLITE_POINTS_INSERT = bulk.sqlite_sql(sqlite.insert(_POINTS).on_conflict_do_nothing())
+_PG_POINTS_INSERT = text(
+    f"INSERT INTO metric_points (series_id, t, v) {bulk.unnest(_POINT_COLUMNS)} "
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -244,7 +242,7 @@ def _insert_points(conn: Connection, points: list[dict[str, Any]]) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_POINTS_INSERT, points)
     else:
-        conn.execute(_insert_ignore(conn, _POINTS), points)
+        conn.execute(_PG_POINTS_INSERT, bulk.arrays(points, list(_POINT_COLUMNS)))
 
 
 _SERIES_OF_RUN = select(_SERIES.c.key, _SERIES.c.id, _SERIES.c.last_t).where(
@@ -309,14 +307,21 @@ _COUNTERS = (
         ),
     )
 )
-_SQLITE_COUNTERS = str(_COUNTERS.compile(dialect=sqlite.dialect(paramstyle="named")))
+_SQLITE_COUNTERS = bulk.sqlite_sql(_COUNTERS)
+_COUNTER_COLUMNS = {"b_id": "integer", "b_n": "integer", "b_last": "double precision"}
+# greatest() skips NULL: a series' first points set its last time.
+_PG_COUNTERS = text(
+    'UPDATE metric_series AS s SET "count" = s."count" + b.b_n, '
+    "last_t = greatest(s.last_t, b.b_last) "
+    f"FROM ({bulk.unnest(_COUNTER_COLUMNS)}) AS b WHERE s.id = b.b_id"
+)
 
 
 def _count(conn: Connection, counters: list[dict[str, Any]]) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_COUNTERS, counters)
     else:
-        conn.execute(_COUNTERS, counters)
+        conn.execute(_PG_COUNTERS, bulk.arrays(counters, list(_COUNTER_COLUMNS)))
 
 
 _BEAT = update(_RUNS).where(_RUNS.c.id == bindparam("run_id")).values(heartbeat_at=bindparam("now"))
