@@ -2,12 +2,13 @@
 
 Measured, not asserted (issue: sampler cost and memory).
 
-    python benchmarks/sampler.py [--seconds 60] [--hours 1] [--rate 10]
+    python benchmarks/sampler.py [--seconds 60] [--hours 1] [--rate 10] [--database-url URL]
 
 1. At a 1 s interval for SECONDS each, one after the other in one process
    otherwise idle: a plain psutil thread reading the psutil keys of
    spec/metrics.csv, then a real `labdeck.monitor()` (sampler thread plus the
-   recorder writing batches to a SQLite file every 5 s). Cost per sample is
+   recorder writing batches to a SQLite file every 5 s, or to the
+   database at URL, an existing one that it adds runs to). Cost per sample is
    the process CPU time (`time.process_time()`, every thread) over the phase
    divided by the samples taken, so the recorder's writes are counted.
 2. Back-to-back, no sleep: one plain sample against one labdeck sample
@@ -128,10 +129,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--database-url", help="record into this database instead of SQLite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["JUPYTERHUB_USER"] = "bench"
-        backend = Backend.open(f"sqlite:///{tmp}/bench.db")
+        backend = Backend.open(args.database_url or f"sqlite:///{tmp}/bench.db")
         baseline_rss = psutil.Process().memory_info().rss / 2**20
         plain = plain_phase(args.seconds)
         labdeck, taken, start_cost, stop_cost = monitor_phase(backend, args.seconds)

@@ -300,3 +300,26 @@ def test_deleting_a_run_drops_its_points(backend: Backend, world: dict[str, Any]
     with backend.db.reader() as s:
         assert s.get(Run, world["run"]) is None
     assert metric_rows(backend) == {"metric_series": [], "metric_points": [], "cell_markers": []}
+
+
+def test_values_and_times_come_back_exactly(backend: Backend, world: dict[str, Any]) -> None:
+    """Batches travel as text on PostgreSQL (`bulk.arrays`): every float,
+    extreme ones included, and every int must read back bit for bit."""
+    values = [
+        0.1,
+        1 / 3,
+        -0.0,
+        5e-324,
+        1e-300,
+        1.7976931348623157e308,
+        -123456789.12345679,
+        2**53,
+        -(2**62),
+        True,
+    ]
+    start = 1_700_000_000.123456789
+    samples = [{"t": start + i / 7, "values": {"x": v}} for i, v in enumerate(values)]
+    ingest.write_samples(backend, world["bob"], world["run"], samples)
+    series = metrics.read_series(backend, world["bob"], world["run"], keys=["x"])["series"]["x"]
+    assert series["t"] == [s["t"] for s in samples]
+    assert series["v"] == [float(v) for v in values]
