@@ -49,22 +49,43 @@ def _preferences(
     return prefs
 
 
+def _owned(user_id: int | None, team_id: int | None) -> ColumnElement[bool]:
+    """The rows of a person (`team_id` None) or of a team's own channels
+    (`user_id` None): `== None` compiles to IS NULL."""
+    return (AlertPreference.user_id == user_id) & (AlertPreference.team_id == team_id)
+
+
 def user_preferences(session: Session, user_id: int) -> Preferences:
     """event → channel → on/off for a person, defaults filled in."""
-    return _preferences(
-        session,
-        (AlertPreference.user_id == user_id) & AlertPreference.team_id.is_(None),
-        USER_DEFAULTS,
-    )
+    return _preferences(session, _owned(user_id, None), USER_DEFAULTS)
 
 
 def team_preferences(session: Session, team_id: int) -> Preferences:
     """event → channel → on/off for a team's own channels (F-TS-2), defaults filled in."""
-    return _preferences(
-        session,
-        (AlertPreference.team_id == team_id) & AlertPreference.user_id.is_(None),
-        TEAM_DEFAULTS,
-    )
+    return _preferences(session, _owned(None, team_id), TEAM_DEFAULTS)
+
+
+def save_preferences(
+    session: Session,
+    switches: dict[tuple[str, str], bool],
+    *,
+    user_id: int | None = None,
+    team_id: int | None = None,
+) -> None:
+    """Store (event, channel) → on/off for a person (`user_id`) or for a
+    team's own channels (`team_id`): one row per switch, updated in place."""
+    rows = session.scalars(select(AlertPreference).where(_owned(user_id, team_id)))
+    existing = {(row.event, row.channel): row for row in rows}
+    for (event, channel), on in switches.items():
+        row = existing.get((event, channel))
+        if row is None:
+            session.add(
+                AlertPreference(
+                    user_id=user_id, team_id=team_id, event=event, channel=channel, enabled=on
+                )
+            )
+        else:
+            row.enabled = on
 
 
 def _user_targets(session: Session, user: User, event: str) -> list[tuple[str, str]]:

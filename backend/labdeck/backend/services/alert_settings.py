@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from .. import validate
 from ..access import actor_user
-from ..alerting import EVENTS, user_preferences
+from ..alerting import EVENTS, save_preferences, user_preferences
 from ..context import Actor, Backend
 from ..errors import Invalid, Malformed
-from ..models import AlertPreference, User
+from ..models import User
 from ..notifier import CHANNELS
 
 
@@ -88,22 +88,7 @@ def put_alert_settings(backend: Backend, actor: Actor, body: Mapping[str, Any]) 
                 "set a Slack webhook URL before turning Slack alerts on",
                 field="slack_webhook_url",
             )
-        rows = {
-            (row.event, row.channel): row
-            for row in session.scalars(
-                select(AlertPreference).where(
-                    AlertPreference.user_id == user.id, AlertPreference.team_id.is_(None)
-                )
-            )
-        }
-        for (event, channel), on in changes.items():
-            row = rows.get((event, channel))
-            if row is None:
-                session.add(
-                    AlertPreference(user_id=user.id, event=event, channel=channel, enabled=on)
-                )
-            else:
-                row.enabled = on
+        save_preferences(session, changes, user_id=user.id)
         user.slack_webhook_url = target
         session.flush()
         return _settings(session, user)

@@ -29,11 +29,11 @@ from ..access import (
     team_subject,
     visible_team,
 )
-from ..alerting import RUN_EVENTS, team_preferences
+from ..alerting import RUN_EVENTS, save_preferences, team_preferences
 from ..context import Actor, Backend
 from ..errors import Invalid, NotFound
 from ..images import square_png_thumbnail
-from ..models import AlertPreference, Project, Report, Team, User
+from ..models import Project, Report, Team, User
 from ..notifier import CHANNELS
 from ..permissions import require
 from .alert_settings import slack_webhook
@@ -131,20 +131,7 @@ def _save_alerts(session: Session, team: Team, alerts: dict[str, Any]) -> None:
     for channel, field in (("email", "alerts.email"), ("slack", "alerts.slack_webhook_url")):
         if not recipients[channel] and any(merged[e][channel] for e in RUN_EVENTS):
             raise Invalid(f"set {field} before turning {channel} alerts on", field=field)
-    existing = {
-        (p.event, p.channel): p
-        for p in session.scalars(
-            select(AlertPreference).where(
-                AlertPreference.team_id == team.id, AlertPreference.user_id.is_(None)
-            )
-        )
-    }
-    for (event, channel), on in switches.items():
-        pref = existing.get((event, channel))
-        if pref is None:
-            session.add(AlertPreference(team_id=team.id, event=event, channel=channel, enabled=on))
-        else:
-            pref.enabled = on
+    save_preferences(session, switches, team_id=team.id)
     team.alert_email = recipients["email"]
     team.slack_webhook_url = recipients["slack"]
 
