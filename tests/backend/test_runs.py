@@ -249,6 +249,10 @@ def test_move_run(backend: Backend, world: dict[str, Actor]) -> None:
         runs.move_run(backend, world["carol"], run["id"], "acme", "audio")
     with pytest.raises(NotFound):
         runs.move_run(backend, world["bob"], run["id"], "acme", "nowhere")
+    for entity, project, field in ((5, "audio", "entity"), ("acme", ["audio"], "project")):
+        with pytest.raises(Invalid) as err:
+            runs.move_run(backend, world["bob"], run["id"], entity, project)  # type: ignore[arg-type]
+        assert err.value.field == field
     projects.create_project(backend, world["carol"], "carol", "private-stash")
     with pytest.raises(NotFound):
         runs.move_run(backend, world["bob"], run["id"], "carol", "private-stash")

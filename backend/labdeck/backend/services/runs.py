@@ -329,6 +329,8 @@ def move_run(
     """Leaving a project is like deleting from it ("delete experiments", own),
     arriving is logging ("log experiments"). `created_by` is kept, so "own"
     still means the creator after the move (F-TM-8)."""
+    entity = validate.text(entity, "entity", max_len=1024, strip=False)
+    project = validate.text(project, "project", max_len=1024, strip=False)
     with backend.db.transaction() as session:
         user = actor_user(session, actor)
         run, source = load_run(session, user, run_id)

@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 from labdeck.backend.downsample import MIN_POINTS
-from labdeck.backend.errors import Invalid
 from labdeck.backend.services import ingest, markers, metrics, runs
 
 from .. import schemas as s
@@ -32,13 +31,6 @@ CELL_MARKER = s.obj(
         "error": s.BOOL,
     }
 )
-
-
-def _text(call: Call, body: dict[str, Any], name: str) -> str:
-    value = call.field(body, name)
-    if not isinstance(value, str):
-        raise Invalid(f"{name} must be text", field=name)
-    return value
 
 
 def list_runs(call: Call) -> dict[str, Any]:
@@ -88,8 +80,8 @@ def move_run(call: Call) -> dict[str, Any]:
         call.backend,
         call.me,
         call.params["run_id"],
-        _text(call, body, "entity"),
-        _text(call, body, "project"),
+        call.field(body, "entity"),
+        call.field(body, "project"),
     )
 
 
