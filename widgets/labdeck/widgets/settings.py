@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from labdeck.backend.access import is_admin_account
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Forbidden, LabdeckError, NotFound
 from labdeck.backend.permissions import Subject, allowed
@@ -66,7 +67,7 @@ def may_create_teams(backend: Backend, actor: Actor) -> bool:
     """Asks the permission table, with the account type the profile
     service reports, whether the create-team form is worth showing."""
     account_type = profile.get_profile(backend, actor)["account_type"]
-    return allowed("create or delete teams", Subject(system_admin=account_type == "admin"))
+    return allowed("create or delete teams", Subject(system_admin=is_admin_account(account_type)))
 
 
 def administers(backend: Backend, actor: Actor, team: str) -> bool:
