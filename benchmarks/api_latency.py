@@ -19,7 +19,9 @@ Measured and printed, not asserted (target on SQLite: p99 < 20 ms each).
 3. From one persistent loopback HTTP/1.1 connection (http.client), sequential
    requests, `Authorization: Bearer <key>`, rotating over --keys users who are all
    in the big team: --warmup requests, then --requests timed ones, of each of
-   GET /me, GET /teams/{big team}/members?limit=100 and PATCH /me {"name": ...}.
+   GET /me, GET /teams/{big team}/members?limit=100 and PATCH /me {"name": ...};
+   and GET /me with the server's Jupyter token (`Authorization: token …`), which
+   is the server's owner (F-ID-1), created by the first of those requests.
    Each figure is the wall time from sending the request to having read the whole
    answer (the client's own share included, which is small).
 4. With --profile, also times the service calls behind them in-process (no HTTP:
@@ -55,7 +57,8 @@ import sqlalchemy
 from sqlalchemy import Table, create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
-from labdeck.backend.context import Actor, Backend, Settings
+from labdeck.backend.config import Settings
+from labdeck.backend.context import Actor, Backend
 from labdeck.backend.db import Database
 from labdeck.backend.models import Email, Membership, Organization, OrgMember, Team, User
 from labdeck.backend.services import apikeys, members, profile
@@ -161,10 +164,10 @@ def call(
     conn: http.client.HTTPConnection,
     method: str,
     path: str,
-    key: str,
+    authorization: str,
     body: bytes | None = None,
 ) -> tuple[int, bytes]:
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": authorization}
     if body is not None:
         headers["Content-Type"] = "application/json"
     conn.request(method, PREFIX + path, body=body, headers=headers)
@@ -386,7 +389,7 @@ class Stats:
 
 def measure(
     conn: http.client.HTTPConnection,
-    keys: list[str],
+    authorizations: list[str],
     name: str,
     method: str,
     path: str,
@@ -396,10 +399,10 @@ def measure(
 ) -> Stats:
     samples: list[float] = []
     for i in range(warmup + count):
-        key = keys[i % len(keys)]
+        authorization = authorizations[i % len(authorizations)]
         payload = body(i)
         begin = time.perf_counter()
-        status, data = call(conn, method, path, key, payload)
+        status, data = call(conn, method, path, authorization, payload)
         elapsed = (time.perf_counter() - begin) * 1000
         if status != 200:
             raise SystemExit(f"{method} {path} answered {status}: {data[:300]!r}")
@@ -422,11 +425,24 @@ def print_table(title: str, results: list[Stats]) -> None:
 
 def run_http(server: JupyterServer, keys: list[str], team: str, warmup: int, count: int) -> None:
     conn = server.connection()
+    bearers = [f"Bearer {key}" for key in keys]
     results = [
-        measure(conn, keys, "GET /me", "GET", "/me", lambda i: None, warmup, count),
+        measure(conn, bearers, "GET /me", "GET", "/me", lambda i: None, warmup, count),
+        # The server's own sign-in (its Jupyter token): the server owner's
+        # account, found by its external name on every request.
         measure(
             conn,
-            keys,
+            [f"token {server.token}"],
+            "GET /me (Jupyter token: the server's owner)",
+            "GET",
+            "/me",
+            lambda i: None,
+            warmup,
+            count,
+        ),
+        measure(
+            conn,
+            bearers,
             f"GET /teams/{team}/members?limit=100",
             "GET",
             f"/teams/{team}/members?limit=100",
@@ -436,7 +452,7 @@ def run_http(server: JupyterServer, keys: list[str], team: str, warmup: int, cou
         ),
         measure(
             conn,
-            keys,
+            bearers,
             'PATCH /me {"name": ...}',
             "PATCH",
             "/me",

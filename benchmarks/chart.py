@@ -56,9 +56,9 @@ LIVE = textwrap.dedent(
         start = time.process_time()
         chart.draw()
         costs.append(time.process_time() - start)
-    panels = len(chart.panels.order)
-    traces = len(chart.figure.data)
-    points = max(len(t.x) for t in chart.figure.data)
+    panels = len(chart.view.panels)
+    traces = len(chart.data)
+    points = max(len(t.x) for t in chart.data)
     print(json.dumps({"costs": costs, "panels": panels, "traces": traces, "points": points}))
     """
 )

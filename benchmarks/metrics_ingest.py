@@ -50,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_latency import call, database, running_server  # noqa: E402
 
-from labdeck.backend.context import Actor, Backend, Settings  # noqa: E402
+from labdeck.backend.config import Settings  # noqa: E402
+from labdeck.backend.context import Actor, Backend  # noqa: E402
 from labdeck.backend.db import Database  # noqa: E402
 from labdeck.backend.services import apikeys, identity, ingest, projects, runs  # noqa: E402
 
@@ -240,7 +241,9 @@ def main() -> None:
 
             def post(run_id: str) -> Callable[[bytes], int]:
                 def send(body: bytes) -> int:
-                    status, data = call(conn, "POST", f"/runs/{run_id}/metrics", world.key, body)
+                    status, data = call(
+                        conn, "POST", f"/runs/{run_id}/metrics", f"Bearer {world.key}", body
+                    )
                     if status != 200:
                         raise SystemExit(f"POST metrics answered {status}: {data[:300]!r}")
                     written: int = json.loads(data)["written"]

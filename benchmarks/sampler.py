@@ -2,12 +2,13 @@
 
 Measured, not asserted (issue: sampler cost and memory).
 
-    python benchmarks/sampler.py [--seconds 60] [--hours 1] [--rate 10] [--database-url URL]
+    python benchmarks/sampler.py [--seconds 60] [--intervals 1,0.2] [--hours 1] [--rate 10]
+                                 [--database-url URL] [--no-tight] [--no-memory]
 
-1. At a 1 s interval for SECONDS each, one after the other in one process
-   otherwise idle: a plain psutil thread reading the psutil keys of
-   spec/metrics.csv, then a real `labdeck.monitor()` (sampler thread plus the
-   recorder writing batches to a SQLite file every 5 s, or to the
+1. At each interval (1 s and 0.2 s) for SECONDS each, one after the other
+   in one process otherwise idle: a plain psutil thread reading the psutil
+   keys of docs/metrics.md, then a real `labdeck.monitor()` (sampler thread
+   plus the recorder writing batches to a SQLite file every 5 s, or to the
    database at URL, an existing one that it adds runs to). Cost per sample is
    the process CPU time (`time.process_time()`, every thread) over the phase
    divided by the samples taken, so the recorder's writes are counted.
@@ -34,12 +35,12 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent))
 from sampler_tight_loop import plain_sampler  # noqa: E402
 
+from labdeck.backend.config import Settings  # noqa: E402
 from labdeck.backend.context import Backend  # noqa: E402
 from labdeck.kernel.session import Monitor  # noqa: E402
-from labdeck.kernel.settings import KernelSettings  # noqa: E402
 
 
-def plain_phase(seconds: float) -> float:
+def plain_phase(seconds: float, interval: float = 1.0) -> float:
     sample = plain_sampler(["/"])
     stop = threading.Event()
     taken = 0
@@ -50,7 +51,7 @@ def plain_phase(seconds: float) -> float:
         while not stop.is_set():
             sample()
             taken += 1
-            deadline += 1.0
+            deadline += interval
             stop.wait(max(0.0, deadline - time.monotonic()))
 
     start = time.process_time()
@@ -62,13 +63,16 @@ def plain_phase(seconds: float) -> float:
     return (time.process_time() - start) / taken * 1000
 
 
-def monitor_phase(backend: Backend, seconds: float) -> tuple[float, int, float, float]:
+def monitor_phase(
+    backend: Backend, seconds: float, interval: float = 1.0
+) -> tuple[float, int, float, float]:
     """Steady-state CPU per sample (sampler and recorder threads, every write
     included), and the one-off cost of starting and stopping the run."""
-    settings = KernelSettings(interval=1.0, flush_interval=5.0)
-    monitor = Monitor("bench", interval=1.0, backend=backend, settings=settings)
+    settings = Settings(sample_interval=interval, flush_interval=5.0)
+    monitor = Monitor("bench", interval=interval, backend=backend, settings=settings)
     begin = time.process_time()
     monitor.start()
+    time.sleep(min(1.0, seconds / 4))  # past the early first full sample
     started = time.process_time()
     first = int(monitor.status()["samples_taken"])
     time.sleep(seconds)
@@ -81,7 +85,7 @@ def monitor_phase(backend: Backend, seconds: float) -> tuple[float, int, float, 
 
 def tight_phase(backend: Backend, samples: int) -> tuple[float, float]:
     plain = plain_sampler(["/"])
-    settings = KernelSettings(interval=1.0, flush_interval=5.0)
+    settings = Settings(sample_interval=1.0, flush_interval=5.0)
     monitor = Monitor("tight", interval=1.0, backend=backend, settings=settings)
     monitor.start()
     assert monitor.sampler is not None
@@ -98,7 +102,7 @@ def tight_phase(backend: Backend, samples: int) -> tuple[float, float]:
 
 
 def memory_phase(backend: Backend, hours: float, rate: float) -> list[tuple[float, float]]:
-    settings = KernelSettings(interval=1.0 / rate, flush_interval=5.0)
+    settings = Settings(sample_interval=1.0 / rate, flush_interval=5.0)
     monitor = Monitor("memory", interval=1.0 / rate, backend=backend, settings=settings)
     monitor.start()
     assert monitor.sampler is not None and monitor.recorder is not None
@@ -129,27 +133,38 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--intervals", default="1,0.2", help="comma-separated seconds")
     parser.add_argument("--database-url", help="record into this database instead of SQLite")
+    parser.add_argument("--no-tight", action="store_true", help="skip the back-to-back phase")
+    parser.add_argument("--no-memory", action="store_true", help="skip the long-run memory phase")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["JUPYTERHUB_USER"] = "bench"
         backend = Backend.open(args.database_url or f"sqlite:///{tmp}/bench.db")
         baseline_rss = psutil.Process().memory_info().rss / 2**20
-        plain = plain_phase(args.seconds)
-        labdeck, taken, start_cost, stop_cost = monitor_phase(backend, args.seconds)
-        print(f"1 Hz for {args.seconds:.0f} s each (process CPU per sample, recorder on):")
-        print(f"  plain psutil loop        {plain:7.3f} ms")
-        print(f"  labdeck monitor          {labdeck:7.3f} ms   ({taken} samples)")
-        print(f"  ratio labdeck / plain    {labdeck / plain:7.2f}   (target <= 1.2)")
-        print(
-            f"  one-off: start {start_cost * 1000:.0f} ms (probe collectors, create the run), "
-            f"stop {stop_cost * 1000:.0f} ms (last write, end the run, alerts)"
-        )
+        for interval in (float(x) for x in args.intervals.split(",")):
+            plain = plain_phase(args.seconds, interval)
+            labdeck, taken, start_cost, stop_cost = monitor_phase(backend, args.seconds, interval)
+            print(
+                f"every {interval:g} s for {args.seconds:.0f} s each "
+                "(process CPU per sample, recorder on):"
+            )
+            print(f"  plain psutil loop        {plain:7.3f} ms")
+            print(f"  labdeck monitor          {labdeck:7.3f} ms   ({taken} samples)")
+            print(f"  ratio labdeck / plain    {labdeck / plain:7.2f}   (target <= 1.0)")
+            print(
+                f"  one-off: start {start_cost * 1000:.0f} ms (probe collectors, create the run), "
+                f"stop {stop_cost * 1000:.0f} ms (closing sample, last write, end the run)"
+            )
+        if args.no_tight:
+            return
         tight_plain, tight_labdeck = tight_phase(backend, args.samples)
         print(f"back-to-back, {args.samples} samples each (CPU per sample):")
         print(f"  plain psutil             {tight_plain:7.3f} ms")
         print(f"  labdeck host collector   {tight_labdeck:7.3f} ms")
         print(f"  ratio                    {tight_labdeck / tight_plain:7.2f}")
+        if args.no_memory:
+            return
         points = memory_phase(backend, args.hours, args.rate)
         print(
             f"memory, {args.hours:g} h at {args.rate:g} Hz in compressed time "

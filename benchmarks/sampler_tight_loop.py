@@ -1,7 +1,7 @@
 """CPU cost of one host + process sample: a plain psutil loop against labdeck's sampler.
 
 Measured, not asserted. The plain loop makes the psutil calls a monitor would
-make for the psutil keys of spec/metrics.csv, for the monitored process only
+make for the psutil keys of docs/metrics.md, for the monitored process only
 (no child discovery, which would cost it milliseconds per sample); labdeck's
 host collector also walks the process tree and reads cgroup limits.
 

@@ -13,11 +13,14 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from world import acme_team
 
-from labdeck.backend.context import Actor, Backend, Settings
+from labdeck.backend.config import Settings
+from labdeck.backend.context import Actor, Backend
 from labdeck.backend.db import Database
 from labdeck.backend.services import identity
 
@@ -95,7 +98,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 def settings(tmp_path: Path) -> Settings:
     storage = tmp_path / "storage"
     storage.mkdir()
-    return Settings(storage_url=storage.as_uri(), base_url="http://127.0.0.1:8888/")
+    # Team connectors may point anywhere below the test's own folder.
+    return Settings(
+        storage_url=storage.as_uri(),
+        public_url="http://127.0.0.1:8888/",
+        storage_roots=(str(tmp_path),),
+    )
 
 
 @pytest.fixture
@@ -116,6 +124,14 @@ def make_user(backend: Backend) -> Callable[..., Actor]:
         return identity.create_user(backend, name, admin=admin, email=email)
 
     return make
+
+
+@pytest.fixture
+def acme(backend: Backend, make_user: Callable[..., Actor]) -> dict[str, Any]:
+    """The shared world (tests/world.py): team acme, alice its admin, bob and
+    carol members, vera view-only, olga outside it; name → `Actor`, and
+    `team_id`."""
+    return acme_team(backend, make_user)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.services import (
+    alert_rules,
     artifacts,
     identity,
     invitations,
@@ -146,6 +147,10 @@ ATTEMPTS: dict[str, Attempt] = {
     ),
     "assign custom roles": lambda w, who, o: members.change_role(
         w.backend, who, TEAM, w.member_user(), "auditor"
+    ),
+    "view team alert rules": lambda w, who, o: alert_rules.list_team_rules(w.backend, who, TEAM),
+    "manage team alert rules": lambda w, who, o: alert_rules.create_team_rule(
+        w.backend, who, TEAM, {"key_pattern": "cpu", "comparison": ">", "value": 90}
     ),
     "add aliases": lambda w, who, o: registry.put_alias(
         w.backend, who, w.model_id, fresh("alias"), None

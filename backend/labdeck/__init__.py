@@ -21,6 +21,8 @@ _LAZY = {
     "alert": ("labdeck.kernel.api", "alert"),
     "runs": ("labdeck.widgets.history", "runs"),
     "chart": ("labdeck.widgets.history", "chart"),
+    "cells": ("labdeck.widgets.ledger", "cells"),
+    "compare_cells": ("labdeck.widgets.ledger", "compare_cells"),
     "settings": ("labdeck.widgets.settings", "settings"),
     "load_ipython_extension": ("labdeck.kernel.magic", "load_ipython_extension"),
     "unload_ipython_extension": ("labdeck.kernel.magic", "unload_ipython_extension"),

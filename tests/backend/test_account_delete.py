@@ -17,7 +17,7 @@ from labdeck.backend.models import (
     ApiKey,
     ArtifactVersion,
     Base,
-    BetaFeature,
+    BetaFeatureChoice,
     Email,
     EmailToken,
     GithubOAuthState,
@@ -38,7 +38,7 @@ from labdeck.backend.services import (
     alert_settings,
     alerts,
     apikeys,
-    betas,
+    beta_features,
     emails,
     github,
     identity,
@@ -201,7 +201,7 @@ def test_deletion_clears_personal_data_and_keeps_team_work(backend, make_user, s
     profile.set_avatar(backend, alice, png())
     emails.add_email(backend, alice, "alice2@example.org")
     key = apikeys.create_key(backend, alice, "laptop")
-    betas.set_features(backend, alice, {"proc_memory_pss": True})
+    beta_features.set_beta_features(backend, alice, {"proc_memory_pss": True})
     alert_settings.put_alert_settings(
         backend,
         alice,
@@ -216,7 +216,7 @@ def test_deletion_clears_personal_data_and_keeps_team_work(backend, make_user, s
         user.github_login, user.github_token = "alice-gh", "gho_secret"
 
     # bob's world, which must not change at all.
-    betas.set_features(backend, bob, {"chart_zoom_refetch": True})
+    beta_features.set_beta_features(backend, bob, {"chart_zoom_refetch": True})
     bob_key = apikeys.create_key(backend, bob, "ci")
 
     assert account.delete_account(backend, alice, "alice") is None
@@ -235,7 +235,7 @@ def test_deletion_clears_personal_data_and_keeps_team_work(backend, make_user, s
         ApiKey,
         Membership,
         OrgMember,
-        BetaFeature,
+        BetaFeatureChoice,
         AlertPreference,
         GithubOAuthState,
         Alert,
@@ -262,7 +262,7 @@ def test_deletion_clears_personal_data_and_keeps_team_work(backend, make_user, s
     with pytest.raises(Unauthenticated):
         identity.authenticate_key(backend, key["secret"])
     assert identity.authenticate_key(backend, bob_key["secret"]) == bob
-    assert betas.enabled_features(backend, bob) == frozenset({"chart_zoom_refetch"})
+    assert beta_features.enabled_beta_features(backend, bob) == frozenset({"chart_zoom_refetch"})
     # Its name and addresses are free again; a new "alice" is a new account.
     again = identity.ensure_user(backend, "alice")
     assert again != alice

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seed import add_team
 from sqlalchemy import select
 
 from labdeck.backend.context import Backend
-from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unavailable
 from labdeck.backend.models import (
     ArtifactAlias,
     ArtifactFile,
@@ -37,24 +36,23 @@ def stored_files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
+def folder(backend: Backend, artifact: dict[str, Any]) -> str:
+    """The folder a version's files were written to (a random name: the
+    files are stored before the version is numbered)."""
+    with backend.db.reader() as s:
+        version = s.get(ArtifactVersion, artifact["id"])
+        assert version is not None
+        return version.storage_url.rsplit("/", 1)[-1]
+
+
 @pytest.fixture
 def store(settings: Any) -> Path:
     return Path(settings.storage_url.removeprefix("file://"))
 
 
 @pytest.fixture
-def world(backend: Backend, make_user: Any) -> dict[str, Any]:
-    people = {n: make_user(n) for n in ("alice", "bob", "carol", "vera", "olga")}
-    add_team(
-        backend,
-        "acme",
-        {
-            people["alice"]: "admin",
-            people["bob"]: "member",
-            people["carol"]: "member",
-            people["vera"]: "view_only",
-        },
-    )
+def world(backend: Backend, acme: dict[str, Any]) -> dict[str, Any]:
+    people = acme
     people["project_id"] = projects.create_project(backend, people["alice"], "acme", "vision")["id"]
     return people
 
@@ -83,8 +81,8 @@ def test_create_and_get(backend: Backend, world: dict[str, Any], store: Path) ->
     ]
     pid = world["project_id"]
     assert stored_files(store) == [
-        f"artifacts/{pid}/dataset/v1/nested/dir/readme.md",
-        f"artifacts/{pid}/dataset/v1/train.csv",
+        f"artifacts/{pid}/dataset/{folder(backend, art)}/nested/dir/readme.md",
+        f"artifacts/{pid}/dataset/{folder(backend, art)}/train.csv",
     ]
     assert artifacts.get_artifact(backend, world["vera"], art["id"]) == art
     data = artifacts.download_file(backend, world["carol"], art["id"], "nested/dir/readme.md")
@@ -250,7 +248,7 @@ def test_delete_removes_files(backend: Backend, world: dict[str, Any], store: Pa
     v2 = artifacts.create_artifact(backend, world["bob"], "acme", "vision", META, FILES[:1])
     artifacts.delete_artifact(backend, world["carol"], v1["id"])
     pid = world["project_id"]
-    assert stored_files(store) == [f"artifacts/{pid}/dataset/v2/train.csv"]
+    assert stored_files(store) == [f"artifacts/{pid}/dataset/{folder(backend, v2)}/train.csv"]
     with pytest.raises(NotFound):
         artifacts.get_artifact(backend, world["bob"], v1["id"])
     # the registry protects what it links
@@ -269,7 +267,7 @@ def test_delete_removes_files(backend: Backend, world: dict[str, Any], store: Pa
         )
     with pytest.raises(Conflict, match="registered model"):
         artifacts.delete_artifact(backend, world["alice"], v2["id"])
-    assert stored_files(store) == [f"artifacts/{pid}/dataset/v2/train.csv"]
+    assert stored_files(store) == [f"artifacts/{pid}/dataset/{folder(backend, v2)}/train.csv"]
 
 
 def test_quota_is_checked_before_writing(
@@ -299,7 +297,7 @@ def test_team_storage_connector(
         team.storage_url = own.as_uri() + "/"
     art = artifacts.create_artifact(backend, world["bob"], "acme", "vision", META, FILES[:1])
     pid = world["project_id"]
-    assert stored_files(own) == [f"artifacts/{pid}/dataset/v1/train.csv"]
+    assert stored_files(own) == [f"artifacts/{pid}/dataset/{folder(backend, art)}/train.csv"]
     assert stored_files(store) == []
     # files stay where they were written even after the connector changes
     with backend.db.transaction() as s:
@@ -317,6 +315,7 @@ def test_failed_write_leaves_no_rows(
     with backend.db.transaction() as s:
         s.scalars(select(Team)).one().storage_url = blocker.as_uri()
     before = artifact_rows(backend)
-    with pytest.raises(OSError):
+    with pytest.raises(Unavailable) as err:
         artifacts.create_artifact(backend, world["bob"], "acme", "vision", META, FILES)
+    assert str(tmp_path) not in err.value.message
     assert artifact_rows(backend) == before

@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from labdeck.backend.context import Actor, Backend, Settings
+from labdeck.backend.config import Settings
+from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Invalid
 from labdeck.backend.models import GithubOAuthState, User
 from labdeck.backend.services import github

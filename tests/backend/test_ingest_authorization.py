@@ -1,6 +1,6 @@
 """The write path decides from one joined row (services/ingest.py); every
 other call loads the same facts through the ORM (`runs.load_run`,
-`projects.access_for`). This checks, cell by cell, that both decide alike:
+`access.project_access`). This checks, cell by cell, that both decide alike:
 every account of a varied world against every run in it, for a metrics
 write and for a heartbeat."""
 

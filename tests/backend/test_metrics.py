@@ -9,7 +9,6 @@ import math
 from typing import Any
 
 import pytest
-from seed import add_team
 from sqlalchemy import select
 
 from labdeck.backend.context import Backend
@@ -34,18 +33,8 @@ def metric_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-def world(backend: Backend, make_user: Any) -> dict[str, Any]:
-    people = {n: make_user(n) for n in ("alice", "bob", "carol", "vera", "olga")}
-    add_team(
-        backend,
-        "acme",
-        {
-            people["alice"]: "admin",
-            people["bob"]: "member",
-            people["carol"]: "member",
-            people["vera"]: "view_only",
-        },
-    )
+def world(backend: Backend, acme: dict[str, Any]) -> dict[str, Any]:
+    people = acme
     projects.create_project(backend, people["alice"], "acme", "vision")
     people["run"] = runs.create_run(backend, people["bob"], "acme", "vision")["id"]
     return people

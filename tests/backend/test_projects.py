@@ -13,6 +13,7 @@ from sqlalchemy import select
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
 from labdeck.backend.models import (
+    ArtifactVersion,
     ModelVersion,
     Project,
     RegisteredModel,
@@ -28,20 +29,9 @@ def project_rows(backend: Backend) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def world(backend: Backend, make_user: Any) -> dict[str, Actor]:
-    people = {n: make_user(n) for n in ("alice", "bob", "carol", "vera", "olga")}
-    # alice admin, bob and carol members, vera view-only, olga outsider
-    add_team(
-        backend,
-        "acme",
-        {
-            people["alice"]: "admin",
-            people["bob"]: "member",
-            people["carol"]: "member",
-            people["vera"]: "view_only",
-        },
-    )
-    return people
+def world(acme: dict[str, Any]) -> dict[str, Actor]:
+    """alice admin, bob and carol members, vera view-only, olga outsider."""
+    return acme
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:
@@ -198,8 +188,10 @@ def test_delete_project(backend: Backend, world: dict[str, Actor], settings: Any
             projects.delete_project(backend, world[who], "acme", "vision")
     with backend.db.reader() as s:
         prefix = s.scalars(select(Project.id)).one()
+        stored = s.scalars(select(ArtifactVersion.storage_url)).one()
     files = settings.storage_url.removeprefix("file://") + f"/artifacts/{prefix}"
-    assert os.path.isfile(files + "/data/v1/a")
+    assert os.path.isfile(stored.removeprefix("file://") + "/a")
+    assert stored.startswith(f"file://{files}/data/")
     projects.delete_project(backend, world["alice"], "acme", "vision")
     assert project_rows(backend) == []
     with backend.db.reader() as s:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from seed import add_team
 from sqlalchemy import select
+from world import acme_team
 
 from labdeck.backend.context import Backend
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound
@@ -31,19 +32,9 @@ def registry_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture
 def world(backend: Backend, make_user: Any) -> dict[str, Any]:
-    people = {n: make_user(n) for n in ("alice", "bob", "rita", "tom", "vera", "olga")}
-    # alice team admin; rita member + registry admin; tom team admin + registry admin
-    add_team(
-        backend,
-        "acme",
-        {
-            people["alice"]: "admin",
-            people["bob"]: "member",
-            people["rita"]: "member",
-            people["tom"]: "admin",
-            people["vera"]: "view_only",
-        },
-        registry_admins=(people["rita"], people["tom"]),
+    # The shared acme, and: rita member + registry admin; tom team admin + registry admin
+    people = acme_team(
+        backend, make_user, more={"rita": "member", "tom": "admin"}, registry_admins=("rita", "tom")
     )
     projects.create_project(backend, people["alice"], "acme", "vision")
     people["a1"] = artifacts.create_artifact(

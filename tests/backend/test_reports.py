@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from seed import add_team
 from sqlalchemy import select
 
 from labdeck.backend.context import Actor, Backend
@@ -29,18 +28,8 @@ def report_rows(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-def world(backend: Backend, make_user: Any) -> dict[str, Actor]:
-    people = {n: make_user(n) for n in ("alice", "bob", "carol", "vera", "olga")}
-    add_team(
-        backend,
-        "acme",
-        {
-            people["alice"]: "admin",
-            people["bob"]: "member",
-            people["carol"]: "member",
-            people["vera"]: "view_only",
-        },
-    )
+def world(backend: Backend, acme: dict[str, Any]) -> dict[str, Actor]:
+    people = acme
     projects.create_project(backend, people["alice"], "acme", "vision")
     return people
 

@@ -3,6 +3,7 @@ spike survives, and resent batches do not count twice."""
 
 from __future__ import annotations
 
+import random
 import time
 
 import numpy as np
@@ -84,3 +85,27 @@ def test_summarize_and_pick_tier():
     ]
     assert pick_tier(0, 7 * 86400, 2000) == 600
     assert pick_tier(0, 3600, 2000) == 10
+
+
+def test_a_small_batch_summarized_in_python_equals_numpy(monkeypatch):
+    """A kernel's flush (≤ SMALL_BATCH points) skips numpy; the rows must be
+    the very ones numpy's path gives: same order, same floats (sums in the
+    points' order), negative and huge times and values included."""
+    from labdeck.backend import rollups
+
+    rng = random.Random(15)
+    small_batch = rollups.SMALL_BATCH
+    assert small_batch >= 70  # a 1 s monitor's flush: 5 samples of ~14 keys
+    for _ in range(200):
+        points = [
+            {
+                "series_id": rng.randint(1, 8),
+                "t": rng.choice([rng.uniform(-5e4, 2e9), float(rng.randint(0, 100))]),
+                "v": rng.choice([rng.uniform(-1e6, 1e6), 0.0, -0.0, 1e300]),
+            }
+            for _ in range(rng.randint(1, small_batch))
+        ]
+        monkeypatch.setattr(rollups, "SMALL_BATCH", small_batch)
+        small = rollups.summarize(points)
+        monkeypatch.setattr(rollups, "SMALL_BATCH", -1)  # numpy for any size
+        assert small == rollups.summarize(points)

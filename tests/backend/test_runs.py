@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from seed import add_service_account, add_team
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
+from statements import statements
+from world import acme_team
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.db import Database
@@ -37,34 +37,9 @@ def alerts(backend: Backend) -> list[tuple[str | None, str]]:
         return sorted((a.run_id, a.event) for a in s.scalars(select(Alert)))
 
 
-@contextmanager
-def count_queries(backend: Backend) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(backend.db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(backend.db.engine, "before_cursor_execute", record)
-
-
 @pytest.fixture
 def world(backend: Backend, make_user: Any) -> dict[str, Actor]:
-    people = {n: make_user(n) for n in ("alice", "bob", "carol", "vera", "olga")}
-    add_team(
-        backend,
-        "acme",
-        {
-            people["alice"]: "admin",
-            people["bob"]: "member",
-            people["carol"]: "member",
-            people["vera"]: "view_only",
-        },
-        code_saving_default=True,
-    )
+    people = acme_team(backend, make_user, code_saving_default=True)
     projects.create_project(backend, people["alice"], "acme", "vision")
     projects.create_project(backend, people["alice"], "acme", "audio")
     return people
@@ -183,9 +158,9 @@ def test_list_runs_pages_with_a_fixed_query_count(
         if cursor is None:
             break
     assert sorted(seen) == sorted(made) and len(seen) == 7
-    with count_queries(backend) as few:
+    with statements(backend.db.engine) as few:
         runs.list_runs(backend, world["vera"], "acme", "vision", limit=2)
-    with count_queries(backend) as many:
+    with statements(backend.db.engine) as many:
         runs.list_runs(backend, world["vera"], "acme", "vision", limit=50)
     assert len(few) == len(many)
     with pytest.raises(Invalid) as err:

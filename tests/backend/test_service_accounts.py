@@ -6,8 +6,18 @@ import pytest
 from sqlalchemy import select
 
 from labdeck.backend.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from labdeck.backend.models import ApiKey, Base, Membership, Project, Run, Team, User
-from labdeck.backend.services import identity, members, service_accounts, team_settings, teams
+from labdeck.backend.models import Alert, ApiKey, Base, Membership, Project, Run, Team, User
+from labdeck.backend.services import (
+    alerts,
+    identity,
+    members,
+    profile,
+    projects,
+    runs,
+    service_accounts,
+    team_settings,
+    teams,
+)
 
 
 def snapshot(backend):
@@ -56,8 +66,10 @@ def test_a_service_account_is_no_team_manager_and_cannot_sign_in(backend, users)
         service_accounts.create_service_account(backend, bot, "vision", "another")
     with pytest.raises(Forbidden, match="manage team settings"):
         team_settings.patch_settings(backend, bot, "vision", {"force_private": True})
-    with pytest.raises(Unauthenticated):
-        identity.ensure_user(backend, "vision.ci-bot")
+    # Someone signing in under the bot's handle gets an account of their own.
+    person = identity.ensure_user(backend, "vision.ci-bot")
+    assert person != bot
+    assert profile.get_profile(backend, person)["username"] == "vision.ci-bot-2"
 
 
 def test_only_team_admins_manage_service_accounts(backend, users):
@@ -157,3 +169,31 @@ def test_delete_only_finds_the_teams_own_accounts(backend, users):
         a["username"]
         for a in service_accounts.list_service_accounts(backend, users["root"], "audio")
     ] == ["audio.ci-bot"]
+
+
+def test_a_service_account_alerts_on_its_run_in_a_private_project_of_its_team(backend, users):
+    """Who sees a project is one rule (`access.subject_on_project`): the
+    service account that logs into a private project an admin created also
+    raises alerts on that run and sees the project in the team's showcase,
+    where a member who did not create it sees neither."""
+    created = service_accounts.create_service_account(backend, users["root"], "vision", "ci-bot")
+    bot = identity.authenticate_key(backend, created["secret"])
+    projects.create_project(backend, users["root"], "vision", "secret", "private")
+    run = runs.create_run(backend, bot, "vision", "secret", name="nightly")
+    sent = alerts.send_alert(backend, bot, "loss is nan", "epoch 3", "WARN", run_id=run["id"])
+    assert sent["title"] == "loss is nan" and not sent["suppressed"]
+    with backend.db.reader() as s:
+        stored = s.execute(select(Alert.user_id, Alert.run_id, Alert.level)).all()
+    assert [tuple(r) for r in stored] == [(bot.user_id, run["id"], "WARN")]
+    with pytest.raises(NotFound, match="no run with that id"):
+        alerts.send_alert(backend, users["alice"], "not mine", run_id=run["id"])
+
+    team_settings.patch_team_profile(
+        backend, users["root"], "vision", {"showcased_projects": ["secret"]}
+    )
+    shown = team_settings.get_team_profile(backend, bot, "vision")["showcased_projects"]
+    assert [p["name"] for p in shown] == ["secret"]
+    assert (
+        team_settings.get_team_profile(backend, users["alice"], "vision")["showcased_projects"]
+        == []
+    )

@@ -7,24 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seed import add_team
 from sqlalchemy import update
 
 from labdeck.backend import storage
-from labdeck.backend.context import Backend
+from labdeck.backend.context import Backend, Settings
 from labdeck.backend.errors import Forbidden, Invalid, NotFound
 from labdeck.backend.models import Team, User
 from labdeck.backend.services import artifacts, ingest, projects, runs, usage
 
 
 @pytest.fixture
-def world(backend: Backend, make_user: Any) -> dict[str, Any]:
-    people = {n: make_user(n) for n in ("alice", "bob", "vera", "olga")}
-    people["team_id"] = add_team(
-        backend,
-        "acme",
-        {people["alice"]: "admin", people["bob"]: "member", people["vera"]: "view_only"},
-    )
+def world(backend: Backend, acme: dict[str, Any]) -> dict[str, Any]:
+    people = acme
     projects.create_project(backend, people["alice"], "acme", "vision")
     projects.create_project(backend, people["bob"], "bob", "mine")
     return people
@@ -91,13 +85,14 @@ def test_human_sizes() -> None:
 
 
 def test_check_writable(tmp_path: Path) -> None:
+    settings = Settings(storage_roots=(str(tmp_path),))
     good = tmp_path / "bucket"
     good.mkdir()
-    assert storage.check_writable(good.as_uri() + "/") == good.as_uri()
+    assert storage.check_writable(settings, good.as_uri() + "/") == good.as_uri()
     assert list(good.iterdir()) == []  # the probe is removed again
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
     for url in (blocker.as_uri() + "/sub", "nosuchproto://x/y", "plain/path", "", 5):
         with pytest.raises(Invalid) as err:
-            storage.check_writable(url)  # type: ignore[arg-type]
+            storage.check_writable(settings, url)
         assert err.value.field == "storage_url"

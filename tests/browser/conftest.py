@@ -55,23 +55,30 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     work = base / "work"
     shutil.copytree(ROOT / "notebooks", work)
     settings = base / "settings"
-    (settings / "overrides").mkdir(parents=True)
-    (settings / "overrides" / "overrides.json").write_text(
+    # Setting defaults for this lab: JupyterLab reads them from the labconfig
+    # folder of the Jupyter config dir (`default_setting_overrides`).
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "default_setting_overrides.json").write_text(
         json.dumps(
             {
                 "@jupyterlab/apputils-extension:notification": {
                     "fetchNews": "false",
                     "checkForUpdates": False,
-                }
+                },
+                # The panel's own preference: live figures every second.
+                "labdeck:plugin": {"refreshInterval": 1},
             }
         )
     )
     port, token = _free_port(), "labdeck-browser-test"
+    database_url = f"sqlite:///{base / 'labdeck.db'}"
     env = {
         **os.environ,
-        "LABDECK_DATABASE_URL": f"sqlite:///{base / 'labdeck.db'}",
+        "LABDECK_DATABASE_URL": database_url,
         "LABDECK_STORAGE_URL": (base / "storage").as_uri(),
         "LABDECK_FLUSH_INTERVAL": "0.5",
+        "LABDECK_SAMPLE_INTERVAL": "1",
         "JUPYTERHUB_USER": "browser",
         "JUPYTERLAB_SETTINGS_DIR": str(settings / "user"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
@@ -110,7 +117,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         proc.terminate()
         raise RuntimeError("JupyterLab did not start: " + (base / "lab.log").read_text()[-2000:])
     (ROOT / "tests" / "screenshots").mkdir(parents=True, exist_ok=True)
-    yield {"url": url, "token": token, "log": str(base / "lab.log")}
+    yield {
+        "url": url,
+        "token": token,
+        "log": str(base / "lab.log"),
+        "database_url": database_url,
+        "root": str(work),
+    }
     proc.terminate()
     proc.wait(timeout=20)
 

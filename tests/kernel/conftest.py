@@ -18,5 +18,6 @@ def kernel_db(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("LABDECK_STORAGE_URL", (tmp_path / "storage").as_uri())
     monkeypatch.setenv("LABDECK_FLUSH_INTERVAL", "0.2")
     monkeypatch.delenv("LABDECK_API_KEY", raising=False)
+    # Declared, not proven: the kernel acts as its OS account all the same.
     monkeypatch.setenv("JUPYTERHUB_USER", "kim")
     return url

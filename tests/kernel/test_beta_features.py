@@ -1,4 +1,4 @@
-"""Each beta flag gates real collection (F-US-3): with the flag on, the
+"""Each beta feature gates real collection (F-US-3): with it on, the
 monitor records what it adds; with it off, nothing of it."""
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_late
 
 import labdeck
 from labdeck.backend.context import Backend
-from labdeck.backend.services import betas, identity
+from labdeck.backend.services import beta_features, identity
 from labdeck.kernel.collectors.openmetrics import OpenMetricsCollector
+
+# The kernel's user: the OS account it runs as (F-ID-1), whatever the
+# environment says.
+OWNER = identity.server_owner()
 
 
 def _kim(url: str):
     backend = Backend.open(url)
-    return backend, identity.ensure_user(backend, "kim")
+    return backend, identity.ensure_user(backend, OWNER)
 
 
 def test_proc_memory_pss_adds_the_pss_of_the_process_tree(kernel_db):
@@ -26,7 +30,7 @@ def test_proc_memory_pss_adds_the_pss_of_the_process_tree(kernel_db):
     with labdeck.monitor(project="flags", interval=0.2) as off:
         time.sleep(0.5)
     assert "proc.memory.pssMB" not in off.history()["series"]
-    betas.set_features(backend, kim, {"proc_memory_pss": True})
+    beta_features.set_beta_features(backend, kim, {"proc_memory_pss": True})
     with labdeck.monitor(project="flags", interval=0.2) as on:
         time.sleep(2.5)
     pss = on.history()["series"]["proc.memory.pssMB"]["v"]
@@ -57,7 +61,7 @@ def exposition():
     server.shutdown()
 
 
-def test_openmetrics_histograms_flag_keeps_histogram_series(exposition):
+def test_openmetrics_histograms_beta_feature_keeps_histogram_series(exposition):
     plain = OpenMetricsCollector({"svc": exposition}, [".*"])
     full = OpenMetricsCollector({"svc": exposition}, [".*"], histograms=True)
     assert plain.probe().present and full.probe().present

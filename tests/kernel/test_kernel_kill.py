@@ -15,6 +15,10 @@ from labdeck.backend.context import Backend
 from labdeck.backend.models import utcnow
 from labdeck.backend.services import identity, metrics, runs
 
+# The kernel's user: the OS account it runs as (F-ID-1), whatever the
+# environment says.
+OWNER = identity.server_owner()
+
 
 def test_sigkilled_kernel_keeps_flushed_samples_and_is_reaped(kernel_db, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -34,8 +38,8 @@ def test_sigkilled_kernel_keeps_flushed_samples_and_is_reaped(kernel_db, tmp_pat
         km.shutdown_kernel(now=True)
 
     backend = Backend.open(kernel_db)
-    kim = identity.actor_for(backend, "kim")
-    (run,) = runs.list_runs(backend, kim, "kim", "killed")["items"]
+    kim = identity.actor_for(backend, OWNER)
+    (run,) = runs.list_runs(backend, kim, OWNER, "killed")["items"]
     assert run["state"] == "running"
     history = metrics.read_series(backend, kim, run["id"], keys=["proc.memory.rssMB"])
     flushed = len(history["series"]["proc.memory.rssMB"]["t"])

@@ -29,13 +29,23 @@ from labdeck.kernel.sampler import Sampler
 
 DATA = Path(__file__).parent.parent / "data"
 H100_TOTAL = 85520809984
+MEMORY_V2 = 0x02000028  # nvidia-ml-py's nvmlMemory_v2
+USED_V1, USED_V2 = 47244640256, 47244640256 - 512 * 2**20
 NO_SUCH_PID = 4_194_399  # above Linux's PID_MAX_LIMIT (2**22)
 GPU_KEY = re.compile(
     r"gpu\.(process\.)?\d+\.(memory|memoryAllocated|memoryAllocatedBytes|gpu|temp|powerWatts"
     r"|powerPercent|smClock|memoryClock|graphicsClock|correctedMemoryErrors"
     r"|unCorrectedMemoryErrors|encoderUtilization|processMemoryBytes)"
 )
-_MESSAGES = {3: "Not Supported", 6: "Not Found", 9: "Driver Not Loaded", 999: "Unknown Error"}
+_MESSAGES = {
+    3: "Not Supported",
+    6: "Not Found",
+    9: "Driver Not Loaded",
+    13: "Function Not Found",
+    15: "GPU is lost",
+    999: "Unknown Error",
+}
+GPU_IS_LOST, FUNCTION_NOT_FOUND = 15, 13
 
 
 class FakeNVMLError(Exception):
@@ -57,9 +67,16 @@ class FakeNvml:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.inits = self.shutdowns = 0
         self.init_error: int | None = None
+        self.handle_errors: dict[int, int] = {}  # NVML index -> error of GetHandleByIndex
+        self.lost: set[str] = set()  # handles every call on which answers GPU_IS_LOST
+        self.no_v3 = False  # a driver older than the _v3 process lists
 
     def answer(self, handle: str, call: str, *key: object) -> Any:
         self.calls[(handle, call)] += 1
+        if handle in self.lost:
+            raise FakeNVMLError(GPU_IS_LOST)
+        if call not in self.devices[handle]:
+            raise FakeNVMLError(FUNCTION_NOT_FOUND)  # not in the recording: a driver without it
         entry = self.devices[handle][call]
         if key and isinstance(entry, dict) and "error" not in entry:
             entry = entry[str(key[0])]
@@ -68,6 +85,13 @@ class FakeNvml:
         return entry
 
     def processes(self, handle: str, call: str) -> list[types.SimpleNamespace]:
+        if call.endswith("_v2"):  # the same recorded list, counted as the _v2 call
+            self.calls[(handle, call)] += 1
+            self.calls[(handle, call[: -len("_v2")])] -= 1
+            call = call[: -len("_v2")]
+        elif self.no_v3:
+            self.calls[(handle, call)] += 1
+            raise FakeNVMLError(FUNCTION_NOT_FOUND)
         listed = self.answer(handle, call)
         return [
             types.SimpleNamespace(**{**p, "pid": self.pids.get(str(p["pid"]), p["pid"])})
@@ -87,6 +111,17 @@ class FakeNvml:
         def shutdown() -> None:
             self.shutdowns += 1
 
+        def handle_by_index(index: int) -> str:
+            if index in self.handle_errors:
+                raise FakeNVMLError(self.handle_errors[index])
+            return top[index]
+
+        def memory_info(handle: str, version: int | None = None) -> types.SimpleNamespace:
+            if version is None:
+                return ns(**self.answer(handle, "nvmlDeviceGetMemoryInfo"))
+            assert version == MEMORY_V2
+            return ns(**self.answer(handle, "nvmlDeviceGetMemoryInfo_v2"))
+
         def mig_handle(handle: str, slot: int) -> str:
             slots = self.devices[handle]["mig_slots"]
             if slot >= len(slots):
@@ -98,7 +133,7 @@ class FakeNvml:
             "nvmlShutdown": shutdown,
             "nvmlSystemGetDriverVersion": lambda: self.driver,
             "nvmlDeviceGetCount": lambda: len(top),
-            "nvmlDeviceGetHandleByIndex": lambda i: top[i],
+            "nvmlDeviceGetHandleByIndex": handle_by_index,
             "nvmlDeviceGetName": lambda h: self.answer(h, "nvmlDeviceGetName"),
             "nvmlDeviceGetUUID": lambda h: self.answer(h, "nvmlDeviceGetUUID"),
             "nvmlDeviceGetPciInfo": lambda h: ns(**self.answer(h, "nvmlDeviceGetPciInfo")),
@@ -111,12 +146,15 @@ class FakeNvml:
             "nvmlDeviceGetComputeInstanceId": lambda h: self.answer(
                 h, "nvmlDeviceGetComputeInstanceId"
             ),
-            "nvmlDeviceGetMemoryInfo": lambda h: ns(**self.answer(h, "nvmlDeviceGetMemoryInfo")),
+            "nvmlDeviceGetMemoryInfo": memory_info,
             "nvmlDeviceGetUtilizationRates": lambda h: ns(
                 **self.answer(h, "nvmlDeviceGetUtilizationRates")
             ),
             "nvmlDeviceGetTemperature": lambda h, s: self.answer(h, "nvmlDeviceGetTemperature", s),
             "nvmlDeviceGetPowerUsage": lambda h: self.answer(h, "nvmlDeviceGetPowerUsage"),
+            "nvmlDeviceGetTotalEnergyConsumption": lambda h: self.answer(
+                h, "nvmlDeviceGetTotalEnergyConsumption"
+            ),
             "nvmlDeviceGetEnforcedPowerLimit": lambda h: self.answer(
                 h, "nvmlDeviceGetEnforcedPowerLimit"
             ),
@@ -133,6 +171,12 @@ class FakeNvml:
             "nvmlDeviceGetGraphicsRunningProcesses": lambda h: self.processes(
                 h, "nvmlDeviceGetGraphicsRunningProcesses"
             ),
+            "nvmlDeviceGetComputeRunningProcesses_v2": lambda h: self.processes(
+                h, "nvmlDeviceGetComputeRunningProcesses_v2"
+            ),
+            "nvmlDeviceGetGraphicsRunningProcesses_v2": lambda h: self.processes(
+                h, "nvmlDeviceGetGraphicsRunningProcesses_v2"
+            ),
         }
         for name, function in functions.items():
             setattr(nvml, name, function)
@@ -146,6 +190,7 @@ class FakeNvml:
             "NVML_MEMORY_ERROR_TYPE_UNCORRECTED": 1,
             "NVML_VOLATILE_ECC": 0,
             "NVML_DEVICE_MIG_ENABLE": 1,
+            "nvmlMemory_v2": MEMORY_V2,
         }
         for name, value in constants.items():
             setattr(nvml, name, value)
@@ -177,8 +222,8 @@ def test_every_device_metric_of_a_whole_h100_recorded_h100(fake: FakeNvml) -> No
 
     assert values["gpu.0.gpu"] == 87.0
     assert values["gpu.0.memory"] == 41.0
-    assert values["gpu.0.memoryAllocatedBytes"] == 47244640256.0
-    assert values["gpu.0.memoryAllocated"] == pytest.approx(47244640256 / H100_TOTAL * 100)
+    assert values["gpu.0.memoryAllocatedBytes"] == USED_V2  # _v2: reserved is not used
+    assert values["gpu.0.memoryAllocated"] == pytest.approx(USED_V2 / H100_TOTAL * 100)
     assert values["gpu.0.temp"] == 52.0
     assert values["gpu.0.powerWatts"] == pytest.approx(512.345)
     assert values["gpu.0.powerPercent"] == pytest.approx(512.345 / 700 * 100)
@@ -213,7 +258,12 @@ def test_mig_slices_are_devices_of_their_own_recorded_h100(fake: FakeNvml) -> No
     assert devices[3]["name"] == "NVIDIA H100 80GB HBM3 MIG 3g.40gb"
     assert devices[3]["uuid"].startswith("MIG-")
     assert devices[3]["mig_parent"] == 1 and devices[3]["gpu_instance_id"] == 2
-    assert devices[0]["unsupported"] == {"encoderUtilization": "Not Supported"}
+    # The recording has no total-energy reading (it predates the ledger): the
+    # fake answers Function Not Found for it, as a driver without the call does.
+    assert devices[0]["unsupported"] == {
+        "encoderUtilization": "Not Supported",
+        "energyJoules": "Function Not Found",
+    }
     collector.close()
 
 
@@ -223,7 +273,8 @@ def test_a_metric_that_fails_once_is_not_asked_again_recorded_h100(fake: FakeNvm
     collector.sample()
     fake.devices["gpu0"]["nvmlDeviceGetTemperature"] = {"error": 999}
 
-    second = collector.sample()
+    with pytest.warns(RuntimeWarning, match="gpu.0 temp: stopped"):  # it worked before
+        second = collector.sample()
     third = collector.sample()
 
     assert "gpu.0.temp" not in second and "gpu.0.temp" not in third
@@ -308,3 +359,119 @@ def test_sampler_merges_process_view_without_waiting_recorded_h100(fake: FakeNvm
     assert any("gpu.process.0.gpu" in s for s in samples)
     assert sampler.status()["disabled"] == {}
     assert fake.shutdowns == 1
+
+
+def test_memory_info_v2_where_the_driver_has_it_else_v1_recorded_h100(fake: FakeNvml) -> None:
+    collector = NvidiaCollector()
+    assert collector.probe().present
+    first, second = collector.sample(), collector.sample()
+    collector.close()
+    assert first["gpu.0.memoryAllocatedBytes"] == second["gpu.0.memoryAllocatedBytes"] == USED_V2
+    # The MIG slices answer FUNCTION_NOT_FOUND for _v2: v1, and _v2 is not asked again.
+    assert second["gpu.2.memoryAllocatedBytes"] == 37748736.0
+    assert fake.calls[("gpu1/mig0", "nvmlDeviceGetMemoryInfo_v2")] == 1
+    assert fake.calls[("gpu0", "nvmlDeviceGetMemoryInfo")] == 1  # _describe's total only
+
+
+def test_gpu_lost_at_probe_leaves_the_healthy_one_recorded_h100(fake: FakeNvml) -> None:
+    fake.handle_errors[0] = GPU_IS_LOST
+    collector = NvidiaCollector()
+    with pytest.warns(RuntimeWarning, match="NVML GPU 0 left out: GPU is lost"):
+        assert collector.probe().present
+    values = collector.sample()
+    devices = collector.info()["devices"]
+    problems = collector.problems()
+    collector.close()
+    assert isinstance(devices, list) and [d["nvml_index"] for d in devices] == [1, 1, 1]
+    assert values["gpu.0.temp"] == 41.0  # the healthy GPU 1, first in the list now
+    assert problems == {"NVML GPU 0 left out": "GPU is lost"}
+
+
+def test_every_gpu_lost_at_probe_is_a_reason_recorded_h100(fake: FakeNvml) -> None:
+    fake.handle_errors.update({0: GPU_IS_LOST, 1: GPU_IS_LOST})
+    with pytest.warns(RuntimeWarning):
+        probe = NvidiaCollector().probe()
+    assert not probe.present and "GPU is lost" in probe.reason
+
+
+# Once GPU 0 is lost only the recording's stranger (a pid that does not exist
+# here) is listed: the PID-namespace hint is expected then.
+@pytest.mark.filterwarnings("ignore:.*PID namespace")
+def test_gpu_lost_mid_run_warns_and_the_other_goes_on_recorded_h100(fake: FakeNvml) -> None:
+    session = NvmlSession()
+    samples: list[dict[str, float]] = []
+    sampler = Sampler(
+        [NvidiaCollector(session), NvidiaProcessCollector(session, os.getpid())],
+        SamplerConfig(interval=0.1, slow_interval=0.2),
+        [lambda t, values: samples.append(values)],
+    )
+    sampler.start()
+    try:
+        assert samples[0]["gpu.0.temp"] == 52.0
+        fake.lost.add("gpu0")
+        with pytest.warns(RuntimeWarning, match="gpu.0 lost: GPU is lost"):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not sampler.status()["problems"]:
+                time.sleep(0.05)
+        calls = sum(n for (handle, _), n in fake.calls.items() if handle == "gpu0")
+        time.sleep(0.5)
+        later = samples[-1]
+        status = sampler.status()
+    finally:
+        sampler.stop()
+    assert status["problems"] == {
+        "nvidia: gpu.0 lost": "GPU is lost; its readings stop, the others go on"
+    }
+    assert status["disabled"] == {}
+    assert not any(key.startswith(("gpu.0.", "gpu.process.0.")) for key in later)
+    assert later["gpu.1.temp"] == 41.0 and later["gpu.3.memoryAllocatedBytes"] == 13472100352.0
+    # Not asked again once lost (one in-flight call at most).
+    assert sum(n for (handle, _), n in fake.calls.items() if handle == "gpu0") <= calls + 1
+
+
+def test_a_reading_that_worked_then_fails_is_a_warning_recorded_h100(fake: FakeNvml) -> None:
+    collector = NvidiaCollector()
+    assert collector.probe().present
+    collector.sample()
+    fake.devices["gpu0"]["nvmlDeviceGetTemperature"] = {"error": 999}
+    with pytest.warns(RuntimeWarning, match="gpu.0 temp: stopped: Unknown Error"):
+        collector.sample()
+    assert collector.problems() == {"gpu.0 temp": "stopped: Unknown Error"}
+    collector.close()
+
+
+def test_mig_process_memory_counts_once_recorded_h100(fake: FakeNvml) -> None:
+    """NVML lists a process on its MIG slice and again on the parent GPU."""
+    mine = {"pid": "SELF", "usedGpuMemory": 8589934592, "gpuInstanceId": 2, "computeInstanceId": 0}
+    fake.devices["gpu1"]["nvmlDeviceGetComputeRunningProcesses"] = [mine]
+    fake.devices["gpu1/mig1"]["nvmlDeviceGetComputeRunningProcesses"] = [mine]
+    session = NvmlSession()
+    devices = NvidiaCollector(session)
+    processes = NvidiaProcessCollector(session, os.getpid())
+    assert devices.probe().present and processes.probe().present
+
+    owned = processes.sample()
+    after = devices.sample()
+    processes.close()
+    devices.close()
+
+    assert owned == {
+        "gpu.process.0.processMemoryBytes": float(12884901888 + 2147483648),
+        "gpu.process.3.processMemoryBytes": 8589934592.0,  # on the slice, once
+    }
+    assert fake.calls[("gpu1", "nvmlDeviceGetComputeRunningProcesses")] == 0
+    # The parent's board-wide readings concern the process too.
+    assert after["gpu.process.1.temp"] == 41.0
+    assert "gpu.process.2.temp" not in after
+
+
+def test_process_lists_fall_back_from_v3_on_older_drivers_recorded_h100(fake: FakeNvml) -> None:
+    fake.no_v3 = True
+    session = NvmlSession()
+    processes = NvidiaProcessCollector(session, os.getpid())
+    assert processes.probe().present
+    first, second = processes.sample(), processes.sample()
+    processes.close()
+    assert first == second == {"gpu.process.0.processMemoryBytes": float(12884901888 + 2147483648)}
+    assert fake.calls[("gpu0", "nvmlDeviceGetComputeRunningProcesses")] == 1  # not asked again
+    assert fake.calls[("gpu0", "nvmlDeviceGetComputeRunningProcesses_v2")] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,9 @@ from prometheus_client.openmetrics.exposition import (
     generate_latest as generate_openmetrics,
 )
 
+from labdeck.kernel.collectors.base import SamplerConfig
 from labdeck.kernel.collectors.openmetrics import OpenMetricsCollector, render_labels
+from labdeck.kernel.sampler import Sampler
 
 
 class _Exporter:
@@ -152,3 +155,126 @@ def test_failing_endpoint_backs_off_and_others_go_on(exporter: _Exporter) -> Non
 def test_no_endpoints_is_a_reason() -> None:
     probe = OpenMetricsCollector({}, [".*"]).probe()
     assert not probe.present and probe.reason == "no OpenMetrics endpoints configured"
+
+
+class _RawPeer:
+    """A TCP peer on 127.0.0.1 that answers every connection with fixed bytes, then
+    closes: not HTTP at all (`BadStatusLine`), or a body cut short (`IncompleteRead`)."""
+
+    def __init__(self, answer: bytes, delay: float = 0.0) -> None:
+        self.answer, self.delay = answer, delay
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/metrics"
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                time.sleep(self.delay)
+                conn.sendall(self.answer)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+NOT_HTTP = b"SSH-2.0-OpenSSH_9.6\r\n"
+CUT_SHORT = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5000\r\n\r\nlabdeck_up 1\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"), [(NOT_HTTP, "BadStatusLine"), (CUT_SHORT, "IncompleteRead")]
+)
+def test_a_bad_endpoint_beside_a_good_one_keeps_the_good_ones_values_at_the_interval(
+    exporter: _Exporter, answer: bytes, error: str
+) -> None:
+    bad = _RawPeer(answer)
+    config = SamplerConfig(interval=0.2, slow_interval=1.0)
+    collector = OpenMetricsCollector({"bad": bad.url, "app": exporter.url}, [".*"])
+    seen: list[tuple[float, dict[str, float]]] = []
+    sampler = Sampler([collector], config, [lambda t, v: seen.append((t, v))])
+    try:
+        sampler.start()
+        time.sleep(6.2)
+        status = sampler.status()
+    finally:
+        sampler.stop()
+        bad.close()
+    good = [t for t, v in seen if "openmetrics.app.labdeck_up" in v]
+    # A slow tick a second for ~6 s, the baseline and the closing sample:
+    # every tick brings the good endpoint's values.
+    assert len(good) >= 5, good
+    assert status["disabled"] == {}  # the collector goes on
+    problems = status["problems"]
+    assert isinstance(problems, dict)
+    assert error in problems["openmetrics: endpoint bad"]
+    assert not any("endpoint app" in what for what in problems)
+    assert bad.connections <= 2  # backed off: asked again after 5 s, not every second
+
+
+def test_a_slow_endpoint_does_not_slow_a_fast_one(exporter: _Exporter) -> None:
+    """The issue's case: a 4 s endpoint cut a fast one to 2 values in 12 s."""
+    slow_body = b"slow_gauge 1\n"
+    slow = _RawPeer(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+        + str(len(slow_body)).encode()
+        + b"\r\n\r\n"
+        + slow_body,
+        delay=4.0,
+    )
+    collector = OpenMetricsCollector({"slow": slow.url, "app": exporter.url}, [".*"])
+    assert collector.probe().present
+    fast_values = slow_values = 0
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 12:
+            tick = time.monotonic()
+            values = collector.sample()
+            fast_values += "openmetrics.app.labdeck_up" in values
+            slow_values += "openmetrics.slow.slow_gauge" in values
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    finally:
+        collector.close()
+        slow.close()
+    assert fast_values >= 10, fast_values  # one a second
+    assert slow_values >= 2  # and the slow one's values arrive when they come
+    assert collector.problems() == {}
+
+
+def test_each_endpoint_fails_and_recovers_on_its_own(exporter: _Exporter) -> None:
+    now = [1000.0]
+    flaky = _RawPeer(NOT_HTTP)
+    collector = OpenMetricsCollector(
+        {"flaky": flaky.url, "app": exporter.url}, [".*"], clock=lambda: now[0]
+    )
+    assert collector.probe().present
+    try:
+        collector.sample()
+        assert "endpoint flaky" in collector.problems()
+        flaky.close()
+        exporter_url = exporter.url
+        collector._endpoints[0].url = exporter_url  # the endpoint comes back
+        now[0] += 4.0
+        assert not any(k.startswith("openmetrics.flaky.") for k in collector.sample())
+        now[0] += 2.0  # past the 5 s back-off
+        values = collector.sample()
+    finally:
+        collector.close()
+    assert values["openmetrics.flaky.labdeck_up"] == 1.0
+    assert values["openmetrics.app.labdeck_up"] == 1.0
+    assert collector.problems() == {}

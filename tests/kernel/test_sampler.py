@@ -92,7 +92,45 @@ def test_first_sample_is_taken_at_start() -> None:
         assert abs(sink.samples[0][1] - time.time()) < 5
     finally:
         sampler.stop()
-    assert fast.samples == 1 and fast.closed == 1
+    assert fast.samples == 2 and fast.closed == 1  # the baseline and the closing sample
+
+
+def test_short_run_has_a_baseline_an_early_full_sample_and_a_closing_one() -> None:
+    """A 1 s run under a 10 s interval: samples at 0, 0.5 s (the first full one) and
+    at stop, so that a rate, which needs two readings, has two points."""
+    fast = Fake("fast")
+    sampler, sink = _sampler([fast], interval=10)
+    started = time.monotonic()
+    sampler.start()
+    sink.wait_for(2, timeout=5)
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+    sampler.stop()
+    arrivals = [t - started for t, _, _ in sink.samples]
+    assert len(arrivals) == 3, arrivals
+    assert arrivals[0] < 0.3
+    assert 0.45 <= arrivals[1] <= 0.85, arrivals  # <= 0.5 s after, give or take a loaded host
+    assert arrivals[2] >= 0.95
+    assert fast.closed == 1
+
+
+def test_short_intervals_keep_their_grid() -> None:
+    fast, starts = _timed([0.0])
+    sampler, _ = _sampler([fast], interval=0.4)
+    sampler.start()
+    time.sleep(0.9)
+    sampler.stop()
+    ticks = [(t - starts[0]) / 0.4 for t in starts[:-1]]  # the last is the closing sample
+    assert all(abs(k - round(k)) < 0.3 for k in ticks), ticks
+
+
+def test_paused_sampler_takes_no_closing_sample() -> None:
+    fast = Fake("fast")
+    sampler, sink = _sampler([fast], interval=10)
+    sampler.start()
+    sampler.pause()
+    taken = len(sink.samples)
+    sampler.stop()
+    assert len(sink.samples) == taken
 
 
 def _timed(delays: list[float]) -> tuple[Fake, list[float]]:
@@ -257,6 +295,7 @@ def test_status_info_and_skipped() -> None:
     sampler, sink = _sampler([present, absent, Exploding("odd")], interval=0.5)
     status = sampler.status()
     assert status == {
+        "problems": {},
         "interval": 0.5,
         "active": ["fast"],
         "skipped": {
@@ -285,7 +324,7 @@ def test_stop_takes_no_further_sample_and_cannot_restart() -> None:
     sampler.start()
     sink.wait_for(2)
     sampler.stop()
-    taken = len(sink.samples)
+    taken = len(sink.samples)  # the closing sample included
     time.sleep(0.3)
     assert len(sink.samples) == taken and fast.samples == taken
     assert fast.closed == 1

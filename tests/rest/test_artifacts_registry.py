@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from urllib3 import encode_multipart_formdata
+from world import acme_team
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import artifacts, members, projects, teams
+from labdeck.backend.services import artifacts, members, projects
 
 ARTIFACT_FIELDS = {
     "id",
@@ -29,16 +30,7 @@ MODEL_FIELDS = {"id", "team", "name", "versions", "aliases", "protected_aliases"
 def world(backend: Backend, make_user: Any) -> dict[str, Actor]:
     """Team acme (alice and tina admins, bob and carol members, vera
     view-only), olga outside; the team project acme/vision."""
-    names = ("alice", "tina", "bob", "carol", "vera", "olga")
-    people = {n: make_user(n, admin=n == "alice") for n in names}
-    teams.create_team(backend, people["alice"], "acme", "work", "acme-org")
-    for name, role in (
-        ("tina", "admin"),
-        ("bob", "member"),
-        ("carol", "member"),
-        ("vera", "view_only"),
-    ):
-        members.add_member(backend, people["alice"], "acme", name, role)
+    people = acme_team(backend, make_user, through_services=True, more={"tina": "admin"})
     projects.create_project(backend, people["bob"], "acme", "vision", "team")
     return people
 

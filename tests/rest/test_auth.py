@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
-from labdeck.backend.services import apikeys
+from labdeck.backend.models import User
+from labdeck.backend.services import apikeys, identity
 
 
 async def test_api_key_lifecycle_over_http(api_as, make_user):
@@ -38,7 +40,17 @@ async def test_revoked_key_is_401(api_as, make_user, backend):
     assert code == 401 and body["error"] == "unauthenticated"
 
 
-async def test_jupyter_identity_is_created_on_first_sight(api_jupyter):
+async def test_the_jupyter_identity_is_the_server_owner_created_once(api_jupyter, labdeck_backend):
+    """jupyter_server's default provider names a new anonymous user for every
+    token request; all of them are the server's owner (F-ID-1)."""
+    names = set()
+    for _ in range(3):
+        code, me = await api_jupyter("GET", "/me")
+        assert code == 200
+        names.add(me["username"])
+    assert names == {identity.server_owner()}
+    with labdeck_backend.db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 1
     code, keys = await api_jupyter("GET", "/me/api-keys")
     assert code == 200 and keys == []
 

@@ -56,7 +56,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from labdeck.backend.context import Backend, Settings
+from labdeck.backend.config import Settings
+from labdeck.backend.context import Backend
 from labdeck.backend.db import Database
 from labdeck.backend.services import (
     apikeys,

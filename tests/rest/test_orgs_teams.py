@@ -230,3 +230,32 @@ async def test_service_accounts(api_as, make_user, backend, jp_fetch):
     assert code == 404
     response = await jp_fetch("labdeck", "api", "teams", headers=robot, raise_error=False)
     assert response.code == 401
+
+
+async def test_service_account_alerts_on_its_run_in_a_private_project(
+    api_as, api_with, make_user, backend
+):
+    """Over HTTP as in the service: a service account logs into a private
+    project of its team that an admin created, then raises an alert on that
+    run (it answered 404 while alerts used a copy of the visibility rule
+    without the service-account clause); a member who did not create the
+    project still gets 404."""
+    ann = make_user("ann", admin=True)
+    bob = make_user("bob")
+    api = api_as(ann)
+    code, _ = await api("POST", "/teams", {"name": "lab", "type": "work", "organization": "org1"})
+    assert code == 201
+    members.add_member(backend, ann, "lab", "bob", "member")
+    code, _ = await api("POST", "/projects/lab", {"name": "secret", "visibility": "private"})
+    assert code == 201
+    code, account = await api("POST", "/teams/lab/service-accounts", {"name": "ci-bot"})
+    assert code == 201
+    bot = api_with(account["secret"])
+    code, run = await bot("POST", "/projects/lab/secret/runs", {"name": "nightly"})
+    assert code == 201
+    body = {"title": "loss is nan", "text": "epoch 3", "level": "warn", "run_id": run["id"]}
+    code, alert = await bot("POST", "/alerts", body)
+    assert code == 201, alert
+    assert (alert["title"], alert["level"], alert["suppressed"]) == ("loss is nan", "WARN", False)
+    code, err = await api_as(bob)("POST", "/alerts", body)
+    assert code == 404 and err["message"] == "no run with that id"

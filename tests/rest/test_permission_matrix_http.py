@@ -118,6 +118,12 @@ REQUESTS: dict[str, Callable[[World, Any], Request]] = {
         f"/teams/{TEAM}/members/{w.member_user()}",
         {"role": "auditor"},
     ),
+    "view team alert rules": lambda w, o: ("GET", f"/teams/{TEAM}/alert-rules", None),
+    "manage team alert rules": lambda w, o: (
+        "POST",
+        f"/teams/{TEAM}/alert-rules",
+        {"key_pattern": "cpu", "comparison": ">", "value": 90},
+    ),
     "add aliases": lambda w, o: ("PUT", f"/registry/{w.model_id}/aliases/{fresh('al')}", None),
     "add models to the registry": lambda w, o: (
         "POST",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from world import acme_team
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import members, projects, teams
+from labdeck.backend.services import projects
 
 PROJECT_FIELDS = {"entity", "name", "visibility", "created_by"}
 RUN_FIELDS = {
@@ -28,12 +29,7 @@ RUN_FIELDS = {
 def world(backend: Backend, make_user: Any) -> dict[str, Actor]:
     """Team acme: alice admin, bob and carol members, vera view-only; olga is
     an outsider. bob's project acme/vision (visible to the team)."""
-    people = {
-        n: make_user(n, admin=n == "alice") for n in ("alice", "bob", "carol", "vera", "olga")
-    }
-    teams.create_team(backend, people["alice"], "acme", "work", "acme-org")
-    for name, role in (("bob", "member"), ("carol", "member"), ("vera", "view_only")):
-        members.add_member(backend, people["alice"], "acme", name, role)
+    people = acme_team(backend, make_user, through_services=True)
     projects.create_project(backend, people["bob"], "acme", "vision", "team")
     return people
 

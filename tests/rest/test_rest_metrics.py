@@ -6,21 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from world import acme_team
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import ingest, markers, members, projects, runs, teams
+from labdeck.backend.services import ingest, markers, projects, runs
 
 
 @pytest.fixture
 def world(backend: Backend, make_user: Any) -> dict[str, Any]:
-    """Team acme (alice admin, bob member, vera view-only), olga outside; bob's
-    running run in acme/vision."""
-    people: dict[str, Any] = {
-        n: make_user(n, admin=n == "alice") for n in ("alice", "bob", "vera", "olga")
-    }
-    teams.create_team(backend, people["alice"], "acme", "work", "acme-org")
-    members.add_member(backend, people["alice"], "acme", "bob", "member")
-    members.add_member(backend, people["alice"], "acme", "vera", "view_only")
+    """Team acme (alice admin, bob and carol members, vera view-only), olga
+    outside; bob's running run in acme/vision."""
+    people = acme_team(backend, make_user, through_services=True)
     projects.create_project(backend, people["bob"], "acme", "vision", "team")
     people["run"] = runs.create_run(backend, people["bob"], "acme", "vision", "r1")["id"]
     return people

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from world import acme_team
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.services import members, projects, teams
+from labdeck.backend.services import projects
 
 REPORT_FIELDS = {"id", "title", "body", "created_by", "followers", "comments"}
 
@@ -16,12 +17,7 @@ REPORT_FIELDS = {"id", "title", "body", "created_by", "followers", "comments"}
 def world(backend: Backend, make_user: Any) -> dict[str, Actor]:
     """Team acme (alice admin, bob and carol members, vera view-only), olga
     outside; the team project acme/vision."""
-    people = {
-        n: make_user(n, admin=n == "alice") for n in ("alice", "bob", "carol", "vera", "olga")
-    }
-    teams.create_team(backend, people["alice"], "acme", "work", "acme-org")
-    for name, role in (("bob", "member"), ("carol", "member"), ("vera", "view_only")):
-        members.add_member(backend, people["alice"], "acme", name, role)
+    people = acme_team(backend, make_user, through_services=True)
     projects.create_project(backend, people["bob"], "acme", "vision", "team")
     return people
 

@@ -1,4 +1,4 @@
-"""The route table against API.md and the authorization rule.
+"""The route table against its OpenAPI document and the authorization rule.
 
 Like MLflow's auth tests: one test proves that every route is authenticated
 and reaches its service only through an identity, with an explicit exemption

@@ -22,7 +22,7 @@ from labdeck.backend.models import Base, Notification
 from labdeck.backend.services import (
     alert_settings,
     apikeys,
-    betas,
+    beta_features,
     emails,
     identity,
     invitations,
@@ -198,7 +198,7 @@ def test_beta_features_checkboxes_save(backend, make_user):
     name = next(iter(form.checkboxes))
     form.checkboxes[name].value = True
     form.save.click()
-    assert betas.is_enabled(backend, alice, name)
+    assert beta_features.is_enabled(backend, alice, name)
 
 
 def test_alerts_grid_and_slack_webhook(backend, make_user):
@@ -433,7 +433,9 @@ def test_settings_shows_what_each_user_may_do(backend, team):
     assert admin.tab.titles[-2:] == ("Teams", "Delete account")
     assert admin.create_team is not None and list(admin.custom_roles) == ["acme"]
     assert admin.teams_tab.titles == ("Overview", "vision")
-    assert len(admin.team_forms["vision"]) == 8
+    assert (
+        len(admin.team_forms["vision"]) == 9
+    )  # members, then the 8 admin forms (threshold rules among them)
 
     member = SettingsPanel(backend, team["alice"])
     assert member.create_team is None and member.custom_roles == {}
@@ -447,9 +449,9 @@ def test_settings_shows_what_each_user_may_do(backend, team):
 
 def test_settings_defaults_to_the_kernel_user(backend, monkeypatch):
     monkeypatch.setenv("LABDECK_DATABASE_URL", backend.db.url)
-    monkeypatch.setenv("JUPYTERHUB_USER", "Grace Hopper")
+    monkeypatch.setenv("JUPYTERHUB_USER", "Grace Hopper")  # declared: grants nothing
     monkeypatch.delenv("LABDECK_API_KEY", raising=False)
     tab = settings()
     assert "Teams" in tab.titles
-    grace = identity.actor_for(backend, "grace-hopper")
-    assert profile.get_profile(backend, grace)["account_type"] == "admin"  # first user
+    owner = identity.actor_for(backend, identity.server_owner())
+    assert profile.get_profile(backend, owner)["account_type"] == "admin"  # first user

@@ -23,7 +23,8 @@ from labdeck.backend.services import (
 )
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "team-admin.ipynb"
-KERNEL_USER = "notebook-admin"
+# The kernel acts as its OS account (F-ID-1), not as JUPYTERHUB_USER.
+KERNEL_USER = identity.server_owner()
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def jupyter_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(data_dir))
     monkeypatch.setenv("LABDECK_DATABASE_URL", url)
     monkeypatch.setenv("LABDECK_STORAGE_URL", (tmp_path / "storage").as_uri())
-    monkeypatch.setenv("JUPYTERHUB_USER", KERNEL_USER)
+    monkeypatch.setenv("JUPYTERHUB_USER", "notebook-admin")  # declared: grants nothing
     monkeypatch.delenv("LABDECK_API_KEY", raising=False)
     return url
 

@@ -22,7 +22,7 @@ def execute(name: str, tmp_path: Path, url: str) -> nbformat.NotebookNode:
         "LABDECK_DATABASE_URL": url,
         "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
         "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-        "JUPYTERHUB_USER": "newcomer",
+        "JUPYTERHUB_USER": "newcomer",  # declared: the kernel is its OS account
         "LABDECK_FLUSH_INTERVAL": "0.5",
     }
     client = NotebookClient(
@@ -46,8 +46,9 @@ def test_quickstart_runs_clean_on_a_fresh_database(tmp_path):
     nb = execute("quickstart.ipynb", tmp_path, url)
     assert errors(nb) == []
     backend = Backend.open(url)
-    me = identity.actor_for(backend, "newcomer")
-    items = runs.list_runs(backend, me, "newcomer", "quickstart")["items"]
+    owner = identity.server_owner()
+    me = identity.actor_for(backend, owner)
+    items = runs.list_runs(backend, me, owner, "quickstart")["items"]
     assert len(items) == 3 and {r["state"] for r in items} == {"finished"}
     magic_run = items[-1]
     cells = markers.list_markers(backend, me, magic_run["id"])
@@ -55,4 +56,13 @@ def test_quickstart_runs_clean_on_a_fresh_database(tmp_path):
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), (
         "the live chart and the comparison chart are widgets"
+    )
+    # The ledger (F-SM-12): the burn cell's row has its CPU-seconds, and the
+    # quickstart shows the stored run's ledger table.
+    ledger = {r["first_line"]: r for r in markers.list_cells(backend, me, magic_run["id"])}
+    assert ledger["# burn some CPU"]["cpu_seconds"] > 0
+    assert ledger["# hold some memory for a moment"]["rss_peak_bytes"] > 0
+    shown = next(c for c in nb.cells if "labdeck.cells(notebook_run)" in c.source)
+    assert any(
+        "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in shown.outputs
     )

@@ -9,16 +9,18 @@ the actor can see but may not change.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import permissions
 from .context import Actor
 from .errors import NotFound, Unauthenticated
 from .models import CustomRole, Membership, Project, Team, User
-from .permissions import Subject
+from .permissions import OPEN_PROJECT_GRANT, Subject
+from .roles import TeamRole, is_admin_account, is_service_account, is_team_admin
 
 
 def actor_user(session: Session, actor: Actor) -> User:
@@ -28,12 +30,12 @@ def actor_user(session: Session, actor: Actor) -> User:
     return user
 
 
-def is_admin_account(account_type: str) -> bool:
-    return account_type == "admin"
-
-
 def is_system_admin(user: User) -> bool:
     return is_admin_account(user.account_type)
+
+
+def is_service(user: User) -> bool:
+    return is_service_account(user.account_type)
 
 
 def membership(session: Session, team_id: int, user_id: int) -> Membership | None:
@@ -121,67 +123,94 @@ class ProjectAccess:
         permissions.require(action, subject)
 
 
-OPEN_PROJECT_EXTRAS = frozenset({"log experiments", "create reports"})
+class ProjectFacts(Protocol):
+    """What the visibility rule reads of a project: a `Project`, or a row of
+    a query that loaded these columns (the write path, `services/ingest.py`)."""
+
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def owner_id(self) -> int | None: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def created_by(self) -> int | None: ...
+
+
+def service_member(team: Subject) -> Subject:
+    """A service account counts as a member of the team that owns it (it logs
+    there without a membership row)."""
+    return team if team.team_role is not None else Subject(team_role=TeamRole.MEMBER)
+
+
+def team_subject_for(session: Session, user: User, team: Team) -> Subject:
+    """The team subject, with the service-account rule of `service_member`."""
+    subject = team_subject(session, team, user)
+    if is_service(user) and user.service_team_id == team.id:
+        return service_member(subject)
+    return subject
 
 
 def subject_on_project(
     user_id: int,
-    owner_id: int | None,
-    visibility: str,
-    created_by: int | None,
+    account_type: str,
+    service_team_id: int | None,
+    project: ProjectFacts,
     team: Subject | None,
 ) -> Subject | None:
-    """How an account relates to a project, or None when it may not see it.
+    """How an account relates to a project, or None when it may not see it:
+    the one rule for who sees a project, whichever way its facts were loaded.
 
-    A personal project's owner acts as its team admin. On a team project, a
-    member acts by team role (`team`, None for a personal project); a
-    `private` project is seen only by its creator and the team's admins.
-    Anyone signed in sees an `open` project as a view-only member who may
-    also log runs and write reports there.
+    A service account (F-TM-6) sees every project of its own team, private
+    ones included, as a member, and no personal project. A personal
+    project's owner acts as its team admin. On a team project, a member acts
+    by team role (`team` is the account's subject on the project's team, None
+    for a personal project); a `private` project is seen only by its creator
+    and the team's admins. Anyone signed in sees an `open` project as a
+    view-only member who may also log runs and write reports there. The one
+    rule for `open`: what it grants an outsider, it grants every member of
+    the team too, on top of their role, so it never gives anyone more than
+    the team's members have.
     """
-    if owner_id is not None:
-        if owner_id == user_id:
-            return Subject(team_role="admin")
+    opened = OPEN_PROJECT_GRANT if project.visibility == "open" else frozenset()
+    if is_service_account(account_type):
+        if project.team_id is not None and project.team_id == service_team_id:
+            assert team is not None
+            return service_member(team)
+        if project.team_id is None:
+            return None
+    if project.owner_id is not None:
+        if project.owner_id == user_id:
+            return Subject(team_role=TeamRole.ADMIN)
     elif team is not None and team.team_role is not None:
-        hidden = visibility == "private" and team.team_role != "admin" and created_by != user_id
+        hidden = (
+            project.visibility == "private"
+            and not is_team_admin(team.team_role)
+            and project.created_by != user_id
+        )
         if not hidden:
-            return team
-    if visibility == "open":
-        return Subject(team_role="view_only", extra_actions=OPEN_PROJECT_EXTRAS)
+            return replace(team, extra_actions=team.extra_actions | opened)
+    if opened:
+        return Subject(team_role=TeamRole.VIEW_ONLY, extra_actions=opened)
     return None
 
 
 def project_access(session: Session, user: User, project: Project) -> ProjectAccess | None:
     """`subject_on_project` for a loaded project."""
     team = None
-    if project.owner_id is None:
+    if project.team_id is not None:
         found = session.get(Team, project.team_id)
         assert found is not None
         team = team_subject(session, found, user)
-    subject = subject_on_project(
-        user.id, project.owner_id, project.visibility, project.created_by, team
-    )
+    subject = subject_on_project(user.id, user.account_type, user.service_team_id, project, team)
     return None if subject is None else ProjectAccess(project, subject)
 
 
-def visible_project(session: Session, user: User, entity: str, name: str) -> ProjectAccess:
-    project = session.scalar(
-        select(Project).where(
-            Project.entity == entity.strip().lower(),
-            func.lower(Project.name) == name.strip().lower(),
-        )
-    )
-    access = project_access(session, user, project) if project is not None else None
-    if access is None:
-        raise NotFound(f"no project {entity}/{name}")
-    return access
-
-
-def visible_project_by_id(
-    session: Session, user: User, project_id: int, what: str
-) -> ProjectAccess:
+def project_by_id(session: Session, user: User, project_id: int, what: str) -> ProjectAccess:
+    """The project of a thing found by id (a run, a report, an artifact): a
+    hidden one answers `NotFound` naming the thing, as if it did not exist."""
     project = session.get(Project, project_id)
-    access = project_access(session, user, project) if project is not None else None
-    if access is None:
+    found = project_access(session, user, project) if project is not None else None
+    if found is None:
         raise NotFound(f"no {what} with that id")
-    return access
+    return found

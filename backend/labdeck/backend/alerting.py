@@ -9,18 +9,30 @@ and a slow SMTP server or Slack never holds a database transaction open.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from . import locks
 from .context import Backend
 from .models import Alert, AlertPreference, Email, Project, Run, Team, User, utcnow
 from .notifier import CHANNELS, Message
 
-EVENTS = ("run_finished", "run_crashed", "custom", "threshold")
-RUN_EVENTS = ("run_finished", "run_crashed", "threshold")
-LEVELS = ("INFO", "WARN", "ERROR")
+EVENTS = ("run_finished", "run_crashed", "custom", "threshold", "idle")
+RUN_EVENTS = ("run_finished", "run_crashed", "threshold", "idle")
+
+
+class AlertLevel(str, enum.Enum):
+    """A custom alert's level; callers may spell it in any case (`"warn"`)."""
+
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+LEVELS = tuple(level.value for level in AlertLevel)
 # A person hears about their own runs by email until they say otherwise; a
 # team's channels stay silent until an admin turns them on (and names a
 # recipient), so creating a team never starts mailing anyone.
@@ -31,6 +43,7 @@ _RUN_EVENT = {
     "run_finished": ("INFO", "finished"),
     "run_crashed": ("ERROR", "crashed"),
     "threshold": ("WARN", "crossed an alert threshold"),
+    "idle": ("WARN", "holds resources while idle"),
 }
 
 Preferences = dict[str, dict[str, bool]]
@@ -132,21 +145,40 @@ def _send(
         backend.notifier.send(session, Message(channel, recipient, subject, body, kind))
 
 
-def _run_text(run: Run, where: str, summary: str, detail: str) -> str:
+def run_link(backend: Backend, run_id: str) -> str:
+    """Where a message sends its reader to see a run: the run over the REST
+    API on the server's public URL ("" where no URL is known)."""
+    return backend.link(f"labdeck/api/runs/{run_id}")
+
+
+def _run_text(backend: Backend, run: Run, where: str, summary: str, detail: str) -> str:
     lines = [f"Run {run.name!r} ({run.id}) in {where} {summary}."]
     lines.append(f"Started: {run.created_at.isoformat()}")
     if run.ended_at is not None:
         lines.append(f"Ended: {run.ended_at.isoformat()} (after {run.ended_at - run.created_at})")
     if detail:
         lines.append(detail)
+    link = run_link(backend, run.id)
+    if link:
+        lines.append(f"See the run: {link}")
     return "\n".join(lines)
 
 
 def dispatch_run_event(
-    backend: Backend, session: Session, run: Run, event: str, *, detail: str = ""
+    backend: Backend,
+    session: Session,
+    run: Run,
+    event: str,
+    *,
+    detail: str = "",
+    channels: tuple[str, ...] = CHANNELS,
+    user_channels: bool = True,
+    team_channels: bool = True,
 ) -> None:
-    """Record a run's alert and message its creator's and its team's enabled
-    channels. `detail` adds the specifics (the threshold rule that broke)."""
+    """Record a run's alert and message its creator's and its team's
+    channels that are switched on for `event` (F-US-4, F-TS-2), among
+    `channels`. `detail` adds the specifics (the error line of a crash, the
+    threshold rule that broke, what an idle kernel holds)."""
     if event not in RUN_EVENTS:
         raise ValueError(f"unknown run event {event!r}")
     project = session.get(Project, run.project_id)
@@ -155,16 +187,52 @@ def dispatch_run_event(
     level, summary = _RUN_EVENT[event]
     where = f"{project.entity}/{project.name}"
     title = f"Run {run.name} {summary}"[:256]
-    text = _run_text(run, where, summary, detail)
+    text = _run_text(backend, run, where, summary, detail)
     session.add(
         Alert(user_id=creator.id, run_id=run.id, event=event, title=title, text=text, level=level)
     )
-    targets = _user_targets(session, creator, event)
-    if project.team_id is not None:
+    targets = _user_targets(session, creator, event) if user_channels else []
+    if project.team_id is not None and team_channels:
         team = session.get(Team, project.team_id)
         assert team is not None
         targets += _team_targets(session, team, event)
+    targets = [(channel, recipient) for channel, recipient in targets if channel in channels]
     _send(backend, session, targets, f"[labdeck] {where}: {title}", text, f"alert_{event}")
+
+
+def dispatch_threshold(backend: Backend, session: Session, run: Run, event: Any) -> None:
+    """A threshold rule's breach (`thresholds.Event`): one alert through the
+    rule owner's channels that the rule names; a recovery is recorded as an
+    alert row and sent to nobody."""
+    rule = event.rule
+    if event.kind == "recovery":
+        session.add(
+            Alert(
+                user_id=run.created_by,
+                run_id=run.id,
+                event="threshold",
+                title=f"Run {run.name} recovered: {event.key} = {event.value:g}"[:256],
+                text=f"{event.key} = {event.value:g} is back within {rule.describe()}.",
+                level="INFO",
+                suppressed=True,
+            )
+        )
+        return
+    detail = (
+        f"Rule: {rule.describe()} ({'team' if rule.team_id is not None else 'personal'} rule "
+        f"{rule.id}). {event.key} was {event.value:g} at "
+        f"{dt.datetime.fromtimestamp(event.t, dt.timezone.utc).isoformat()}."
+    )
+    dispatch_run_event(
+        backend,
+        session,
+        run,
+        "threshold",
+        detail=detail,
+        channels=rule.channels,
+        user_channels=rule.team_id is None,
+        team_channels=rule.team_id is not None,
+    )
 
 
 def alert_view(alert: Alert) -> dict[str, Any]:
@@ -191,9 +259,8 @@ def raise_custom_alert(
     """A `labdeck.alert()`: sent to the user's channels for `custom`, unless
     one with the same title was sent less than `wait_duration` seconds ago,
     in which case it is recorded as suppressed and goes to nobody."""
-    # Two identical alerts racing must not both be sent: serialize per user
-    # (SQLite already serializes writers; PostgreSQL locks the user row).
-    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    # Two identical alerts racing must not both be sent: serialize per user.
+    locks.hold(session, locks.user(user.id))
     now = utcnow()
     suppressed = False
     if wait_duration > 0:

@@ -3,58 +3,14 @@ notifier) and the actor it acts for."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from .config import Settings, from_environment
 from .db import Database
+from .keycache import KeyCache
 from .notifier import Notifier, OutboxNotifier
-
-GB = 10**9
-
-
-def _default_storage_url() -> str:
-    from jupyter_core.paths import jupyter_data_dir
-
-    return (Path(jupyter_data_dir()) / "labdeck" / "storage").as_uri()
-
-
-@dataclass
-class Settings:
-    """Operator settings; the extension fills them from traitlets, the CLI and
-    kernels from the environment (`Settings.from_env`)."""
-
-    admin_users: frozenset[str] = frozenset()
-    user_quota_bytes: int = 100 * GB
-    team_quota_bytes: int = 100 * GB
-    storage_url: str = field(default_factory=_default_storage_url)
-    base_url: str = "http://localhost:8888/"
-    email_token_ttl: dt.timedelta = dt.timedelta(hours=24)
-    invitation_ttl: dt.timedelta = dt.timedelta(days=7)
-    github_client_id: str = ""
-    github_client_secret: str = ""
-    github_authorize_url: str = "https://github.com/login/oauth/authorize"
-    github_token_url: str = "https://github.com/login/oauth/access_token"
-    github_user_url: str = "https://api.github.com/user"
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
-        settings = cls()
-        if env.get("LABDECK_ADMIN_USERS"):
-            settings.admin_users = frozenset(
-                u.strip().lower() for u in env["LABDECK_ADMIN_USERS"].split(",") if u.strip()
-            )
-        if env.get("LABDECK_USER_QUOTA_BYTES"):
-            settings.user_quota_bytes = int(env["LABDECK_USER_QUOTA_BYTES"])
-        if env.get("LABDECK_TEAM_QUOTA_BYTES"):
-            settings.team_quota_bytes = int(env["LABDECK_TEAM_QUOTA_BYTES"])
-        if env.get("LABDECK_STORAGE_URL"):
-            settings.storage_url = env["LABDECK_STORAGE_URL"]
-        if env.get("LABDECK_BASE_URL"):
-            settings.base_url = env["LABDECK_BASE_URL"]
-        return settings
 
 
 class Backend:
@@ -69,10 +25,40 @@ class Backend:
         self.db = db
         self.settings = settings or Settings()
         self.notifier = notifier or OutboxNotifier()
+        # API key → account for a few seconds (`keycache`: the revocation bound).
+        self.key_cache = KeyCache.for_database(
+            str(db.engine.url), self.settings.api_key_cache_seconds
+        )
+        # Where the server listens, asked only when `public_url` is not set
+        # (the server knows its port once it has bound it: after the
+        # extension loaded).
+        self.listening_url: Callable[[], str] | None = None
+
+    def base_url(self) -> str:
+        """The base of the links labdeck sends, ending in `/`: the configured
+        `public_url`, else the URL this server listens on; empty when neither
+        is known (a script's own process), and then messages carry no link."""
+        url = self.settings.public_url
+        if not url and self.listening_url is not None:
+            url = self.listening_url()
+        return url if not url or url.endswith("/") else url + "/"
+
+    def link(self, path: str) -> str:
+        """An absolute link to `path` (relative to the server's root), or ""."""
+        base = self.base_url()
+        return base + path.lstrip("/") if base else ""
 
     @classmethod
-    def open(cls, url: str | None = None, *, upgrade: bool = True) -> Backend:
-        backend = cls(Database(url), Settings.from_env())
+    def open(
+        cls, url: str | None = None, *, upgrade: bool = True, settings: Settings | None = None
+    ) -> Backend:
+        """The backend of a process other than the server: `settings` (the
+        CLI's), else those of the environment (a kernel's); `url`, when
+        given, names the database instead."""
+        chosen = settings or from_environment()
+        if url:
+            chosen = dataclasses.replace(chosen, database_url=url)
+        backend = cls(Database(chosen.database_url, nullpool=chosen.db_nullpool), chosen)
         if upgrade:
             backend.db.upgrade()
         return backend

@@ -2,12 +2,14 @@
 
 SQLite is the embedded default: the Jupyter server and every kernel open the
 same file, so it runs in WAL mode with a busy timeout and foreign keys on.
-PostgreSQL is used by URL for teams. Schema changes go through Alembic only.
+PostgreSQL is used by URL for teams (the `database_url` setting,
+`config.py`). Schema changes go through Alembic only. A database that
+cannot serve (down, locked past the busy timeout, full) leaves every unit
+of work as `errors.Unavailable` (`outages`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,19 +19,13 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-ENV_URL = "LABDECK_DATABASE_URL"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+from . import outages
 
-
-def default_database_url() -> str:
-    """`LABDECK_DATABASE_URL`, else a SQLite file in the Jupyter data directory."""
-    url = os.environ.get(ENV_URL)
-    if url:
-        return url
-    from jupyter_core.paths import jupyter_data_dir
-
-    path = Path(jupyter_data_dir()) / "labdeck" / "labdeck.db"
-    return f"sqlite:///{path}"
+# How long a unit of work waits for SQLite's write lock before it gives up
+# with 503 (`outages`). A write holds the lock briefly (a metrics write is
+# capped, `ingest.MAX_POINTS_PER_CALL`), so a longer wait means a queue the
+# client had better come back to than sit in, holding a server thread.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -39,23 +35,26 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, nullpool: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         database = url.split(":///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        }
         if database in ("", ":memory:"):
             raise ValueError("labdeck needs a SQLite file, not an in-memory database")
     else:
         kwargs["pool_pre_ping"] = True
-    if os.environ.get("LABDECK_DB_NULLPOOL"):
+    if nullpool:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
@@ -77,9 +76,9 @@ def _sqlite_begin(conn: Any) -> None:
 class Database:
     """An engine plus a session factory; `transaction()` is the unit of work."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_database_url()
-        self.engine = make_engine(self.url)
+    def __init__(self, url: str, *, nullpool: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, nullpool=nullpool)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(
             self.engine.execution_options(labdeck_readonly=True), expire_on_commit=False
@@ -88,7 +87,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One service call: commit on success, roll back everything on error."""
-        with self._sessions() as session, session.begin():
+        with outages.translated(writes=True), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
@@ -96,13 +95,13 @@ class Database:
         """One service call on a hot path: Core statements in one write
         transaction, without the ORM session (identity map, flush) whose
         bookkeeping costs more than a small write itself."""
-        with self.engine.begin() as conn:
+        with outages.translated(writes=True), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A read-only unit of work; on SQLite it takes no write lock."""
-        with self._readers() as session, session.begin():
+        with outages.translated(writes=False), self._readers() as session, session.begin():
             yield session
 
     def upgrade(self) -> None:

@@ -68,3 +68,26 @@ class Invalid(LabdeckError):
 
     kind = "invalid"
     status = 422
+
+
+class RetryLater(LabdeckError):
+    """Nothing is wrong with the request, but it cannot be served now; the
+    client may try again after `retry_after` seconds. Nothing was changed."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(RetryLater):
+    """Too many of these requests lately (verification mails, say)."""
+
+    kind = "rate_limited"
+    status = 429
+
+
+class Unavailable(RetryLater):
+    """The database is down, locked or full, or a write raced another."""
+
+    kind = "unavailable"
+    status = 503

@@ -23,10 +23,31 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """On SQLite, a migration that changes a table's constraints rebuilds the
+    table (Alembic's batch mode), and dropping the old one with foreign keys
+    on would delete every row that references it (ON DELETE CASCADE). So the
+    upgrade follows SQLite's documented procedure for such changes: foreign
+    keys off, the change in one transaction that ends with
+    `PRAGMA foreign_key_check`, foreign keys on again."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        if sqlite:
+            # Outside any transaction: SQLite ignores this pragma inside one.
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

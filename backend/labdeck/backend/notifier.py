@@ -18,6 +18,19 @@ from .models import Notification
 CHANNELS = ("email", "slack")
 
 
+def mail_note(backend_settings: object, what: str, address: str) -> dict[str, object]:
+    """What an answer says about a mail it caused (`"mail"` of the invite and
+    add-email answers): whether it is on its way, or that this server sends
+    no mail at all (no `smtp_host`), so the caller passes the word on."""
+    if getattr(backend_settings, "smtp_host", ""):
+        return {"queued": True, "message": f"{what} is being emailed to {address}."}
+    return {
+        "queued": False,
+        "message": f"This server has no SMTP server configured, so no email was sent to "
+        f"{address}: {what} has to be passed on another way.",
+    }
+
+
 @dataclass(frozen=True)
 class Message:
     channel: str

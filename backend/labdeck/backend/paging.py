@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Invalid
+from .validate import is_row_id
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-MAX_ROW_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Page:
         range the databases store, else this server never gave it out."""
         if self.after is None:
             return None
-        if type(self.after) is not int or not 0 < self.after <= MAX_ROW_ID:
+        if not is_row_id(self.after):
             raise Invalid("cursor is not one this server gave out", field="cursor")
         return self.after
 

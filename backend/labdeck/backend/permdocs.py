@@ -6,7 +6,7 @@ when the committed page differs, so the docs can never drift from the code.
 
 from __future__ import annotations
 
-from .permissions import _COLUMNS, TABLE, Cell
+from .permissions import _COLUMNS, OPEN_PROJECT_GRANT, TABLE, Cell
 
 _SYMBOL = {Cell.YES: "✓", Cell.NO: "✗", Cell.OWN: "own", Cell.NA: "–"}
 
@@ -21,6 +21,11 @@ def render() -> str:
         "✓ allowed, ✗ refused, own: only on what that user created, – the role does not apply.",
         "A registry admin is a team member whom the team made registry admin; the system",
         "admin is an admin account. Refusals answer 403 naming the permission.",
+        "",
+        "On a project whose visibility is `open`, anyone signed in acts as a view-only",
+        "member who may also " + " and ".join(sorted(OPEN_PROJECT_GRANT)) + "; every member",
+        "of the project's team gets the same on top of their role, so an open project",
+        "never gives an outsider more than the team's members have.",
     ]
     area = None
     header = "| action | " + " | ".join(c.value for c in _COLUMNS) + " |"

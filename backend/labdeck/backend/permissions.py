@@ -1,10 +1,12 @@
 """The permission tables as data, and the one function that decides.
 
-`TABLE` mirrors `spec/permissions.csv` cell for cell (a test compares them);
-the docs' table is generated from it (`labdeck.backend.permdocs`). No other
-module compares role names to decide what is allowed: services build a
-`Subject` (what the actor is on the team, and whether it owns the thing) and
-ask `allowed()` or `require()`.
+`TABLE` mirrors `tests/data/permissions.csv` cell for cell (a test compares them);
+the docs' table is generated from it (`labdeck.backend.permdocs`). Services
+decide what is allowed only here: they build a `Subject` (what the actor is
+on the team, and whether it owns the thing) and ask `allowed()` or
+`require()`. The names of roles and account types, and the predicates on
+them that are facts rather than permissions (who counts as a team's admin
+for "a team keeps an admin", who sees a project), are `roles.py`'s.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .errors import Forbidden
+from .roles import TeamRole
 
 
 class Column(str, enum.Enum):
@@ -60,6 +63,8 @@ _ROWS: tuple[tuple[str, ...], ...] = (
     ("team", "add or remove team admins", "no", "no", "-", "yes", "-", "seed text"),
     ("team", "manage service accounts", "no", "no", "-", "yes", "-", "labdeck"),
     ("team", "assign custom roles", "no", "no", "-", "yes", "-", "seed text"),
+    ("team", "view team alert rules", "no", "yes", "-", "yes", "-", "labdeck"),
+    ("team", "manage team alert rules", "no", "no", "-", "yes", "-", "labdeck"),
     ("model registry", "add aliases", "no", "yes", "yes", "yes", "-", "seed table"),
     ("model registry", "add models to the registry", "no", "yes", "yes", "yes", "-", "seed table"),
     (
@@ -140,14 +145,18 @@ TABLE: dict[str, Action] = {
 
 # Team roles as stored on a membership, and the column each one reads.
 TEAM_ROLES: dict[str, Column] = {
-    "admin": Column.TEAM_ADMIN,
-    "member": Column.MEMBER,
-    "view_only": Column.VIEW_ONLY,
+    TeamRole.ADMIN: Column.TEAM_ADMIN,
+    TeamRole.MEMBER: Column.MEMBER,
+    TeamRole.VIEW_ONLY: Column.VIEW_ONLY,
 }
-CUSTOM_ROLE_BASES = ("view_only", "member")
 # Actions a custom role may add: every team-scoped action (system rows are an
 # account type's, never a team role's).
 CUSTOMIZABLE_ACTIONS = tuple(name for name, a in TABLE.items() if a.area != "system")
+# What an `open` project lets anyone signed in do there besides what a
+# view-only member may; its team's members get it too, on top of their role
+# (`access.subject_on_project`), so an open project never gives an outsider
+# more than the team's members have.
+OPEN_PROJECT_GRANT = frozenset({"log experiments", "create reports"})
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,14 @@ EMAIL_RE = re.compile(
     r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
 )
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Row ids are 32-bit on both engines: the largest one a client may name.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value: Any) -> bool:
+    """A row id as the database can hold it; anything else matches no row
+    (a huge number must answer 404, not overflow the driver)."""
+    return type(value) is int and 0 < value <= MAX_ROW_ID
 
 
 def text(value: Any, field: str, *, max_len: int, min_len: int = 0, strip: bool = True) -> str:

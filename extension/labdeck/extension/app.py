@@ -1,178 +1,232 @@
 """The jupyter_server extension application: configuration, database, routes,
-and the heartbeat reaper.
+and the heartbeat reaper — or, in client mode (`service_url` set, a user's
+server under JupyterHub), no database at all: `/labdeck/api/*` is forwarded
+to the team's labdeck service (`forward.py`, docs/hub.md).
 
-Every setting is a traitlet (`c.LabdeckApp.…` in `jupyter_server_config.py`)
-whose default comes from a `LABDECK_*` environment variable, so the server,
-the CLI and the kernels it starts share one database and one configuration.
+Its configuration traits are generated from the settings declarations
+(`labdeck.backend.config`): every setting the server reads is
+`c.LabdeckApp.<name>` in a Jupyter config file or on the command line, and
+defaults to what the one reader finds (its `LABDECK_*` environment
+variable, else its default). So the server, the `labdeck` command and the
+kernels read every setting alike.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitType, Unicode, default
 
-from labdeck.backend.context import GB, Backend, Settings
-from labdeck.backend.db import Database, default_database_url
+from labdeck.backend.config import (
+    SECTION,
+    SPECS,
+    Given,
+    Kind,
+    Origin,
+    Part,
+    Settings,
+    Source,
+    Spec,
+    from_env_or_default,
+    read,
+)
+from labdeck.backend.context import Backend
+from labdeck.backend.db import Database
+from labdeck.backend.delivery.deliverer import Deliverer
 
+from .arrivals import Arrivals
+from .forward import ServiceClient, forward_handlers
 from .handlers import handler_classes
+from .long_jobs import LongJobs
 from .reaper import Reaper
 from .routes import ROUTES
+from .signin import SignInPolicy
+
+# What the kernels this server starts inherit through their environment:
+# they read no Jupyter config file, so whatever must agree between the server
+# and its kernels (the database they share, the monitors' cadence) is handed
+# to them here. A variable already set is left as it is.
+KERNEL_EXPORTS = ("database_url", "sample_interval", "flush_interval", "public_url", "smtp_host")
+# In client mode the kernels get where the service is instead, never a
+# database URL: they record over REST with their own Hub token.
+CLIENT_KERNEL_EXPORTS = ("service_url", "sample_interval", "flush_interval", "public_url")
+
+SERVER_SPECS = tuple(spec for spec in SPECS.values() if Part.SERVER in spec.parts)
+_CONFIGURED = Origin(Source.CONFIG_FILE, f"c.{SECTION} (Jupyter config or command line)")
+
+App = TypeVar("App", bound=type)
 
 
-def _env_int(name: str, fallback: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else fallback
+def _trait(spec: Spec) -> TraitType[Any, Any]:
+    help = f"{spec.help} Environment variable: {spec.env}."
+    if spec.declaration.choices:
+        return Enum(spec.declaration.choices, help=help).tag(config=True)
+    kinds: dict[Kind, Callable[[], TraitType[Any, Any]]] = {
+        Kind.TEXT: lambda: Unicode(help=help),
+        Kind.INTEGER: lambda: Int(help=help),
+        Kind.NUMBER: lambda: Float(help=help),
+        Kind.SECONDS: lambda: Float(help=help),
+        Kind.SWITCH: lambda: Bool(help=help),
+        Kind.NAMES: lambda: List(Unicode(), help=help),
+        Kind.LIST: lambda: List(Unicode(), help=help),
+        Kind.MAPPING: lambda: Dict(value_trait=Unicode(), help=help),
+    }
+    return kinds[spec.kind]().tag(config=True)
 
 
+def _trait_value(spec: Spec, value: Any) -> Any:
+    """A setting's value as its trait holds it."""
+    if spec.kind is Kind.SECONDS:
+        return value.total_seconds()
+    if spec.kind is Kind.NAMES:
+        return sorted(value)
+    if spec.kind is Kind.LIST:
+        return list(value)
+    if spec.kind is Kind.MAPPING:
+        return dict(value)
+    return value
+
+
+def _default(spec: Spec) -> Any:
+    def generate(app: Any) -> Any:
+        value, origin = from_env_or_default(spec, os.environ)
+        derive = spec.declaration.derive
+        if derive is not None and origin.source is Source.DEFAULT:
+            # The app's traits carry the other settings' names.
+            value = derive(app)
+        return _trait_value(spec, value)
+
+    return default(spec.name)(generate)
+
+
+def with_setting_traits(cls: App) -> App:
+    """`cls` with a configurable trait per setting the server reads."""
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__doc__": cls.__doc__}
+    for spec in SERVER_SPECS:
+        namespace[spec.name] = _trait(spec)
+        namespace[f"_default_{spec.name}"] = _default(spec)
+    made: App = type(cls)(cls.__name__, (cls,), namespace)
+    return made
+
+
+@with_setting_traits
 class LabdeckApp(ExtensionApp):
     name = "labdeck"
     description = "labdeck: team workspace and hardware monitoring"
     load_other_extensions = True
 
-    database_url = Unicode(
-        help="SQLAlchemy URL of the labdeck database. Default: $LABDECK_DATABASE_URL, else "
-        "a SQLite file in the Jupyter data directory. Kernels started by this server "
-        "inherit it through LABDECK_DATABASE_URL.",
-    ).tag(config=True)
-
-    @default("database_url")
-    def _default_database_url(self) -> str:
-        return default_database_url()
-
-    admin_users = List(
-        Unicode(),
-        help="User names that are admin accounts (F-ID-2). Default: $LABDECK_ADMIN_USERS "
-        "(comma-separated). The first user of a fresh database is an admin too.",
-    ).tag(config=True)
-
-    @default("admin_users")
-    def _default_admin_users(self) -> list[str]:
-        raw = os.environ.get("LABDECK_ADMIN_USERS", "")
-        return [u.strip() for u in raw.split(",") if u.strip()]
-
-    user_quota_bytes = Int(
-        help="Storage quota of an account in bytes (default $LABDECK_USER_QUOTA_BYTES or 100 GB)."
-    ).tag(config=True)
-
-    @default("user_quota_bytes")
-    def _default_user_quota(self) -> int:
-        return _env_int("LABDECK_USER_QUOTA_BYTES", 100 * GB)
-
-    team_quota_bytes = Int(
-        help="Storage quota of a team in bytes (default $LABDECK_TEAM_QUOTA_BYTES or 100 GB)."
-    ).tag(config=True)
-
-    @default("team_quota_bytes")
-    def _default_team_quota(self) -> int:
-        return _env_int("LABDECK_TEAM_QUOTA_BYTES", 100 * GB)
-
-    storage_url = Unicode(
-        help="fsspec URL of the default file store for artifacts and run files "
-        "(default $LABDECK_STORAGE_URL, else <jupyter data dir>/labdeck/storage).",
-    ).tag(config=True)
-
-    @default("storage_url")
-    def _default_storage_url(self) -> str:
-        return os.environ.get("LABDECK_STORAGE_URL") or Settings().storage_url
-
-    public_url = Unicode(
-        help="The server's public base URL, used in links sent by email "
-        "(default $LABDECK_BASE_URL, else http://localhost:8888/).",
-    ).tag(config=True)
-
-    @default("public_url")
-    def _default_public_url(self) -> str:
-        return os.environ.get("LABDECK_BASE_URL", "http://localhost:8888/")
-
-    sample_interval = Float(
-        10.0,
-        help="Default seconds between samples for monitors started in this server's kernels "
-        "(exported to kernels as LABDECK_SAMPLE_INTERVAL; at least 0.1).",
-    ).tag(config=True)
-
-    flush_interval = Float(
-        5.0,
-        help="Seconds between the recorder's writes (and heartbeats) in kernels "
-        "(exported as LABDECK_FLUSH_INTERVAL).",
-    ).tag(config=True)
-
-    heartbeat_staleness = Float(
-        help="Seconds without a heartbeat after which a running run is marked crashed "
-        "(default: 3 x flush_interval, at least 30).",
-    ).tag(config=True)
-
-    @default("heartbeat_staleness")
-    def _default_staleness(self) -> float:
-        return max(30.0, 3 * self.flush_interval)
-
-    reaper_interval = Float(
-        15.0, help="Seconds between two sweeps of the heartbeat reaper (0 turns it off)."
-    ).tag(config=True)
-
-    github_client_id = Unicode(
-        help="OAuth app client id for the GitHub integration ($LABDECK_GITHUB_CLIENT_ID)."
-    ).tag(config=True)
-
-    @default("github_client_id")
-    def _default_github_client_id(self) -> str:
-        return os.environ.get("LABDECK_GITHUB_CLIENT_ID", "")
-
-    github_client_secret = Unicode(
-        help="OAuth app client secret ($LABDECK_GITHUB_CLIENT_SECRET)."
-    ).tag(config=True)
-
-    @default("github_client_secret")
-    def _default_github_client_secret(self) -> str:
-        return os.environ.get("LABDECK_GITHUB_CLIENT_SECRET", "")
-
-    github_authorize_url = Unicode(
-        "https://github.com/login/oauth/authorize", help="GitHub's authorize endpoint."
-    ).tag(config=True)
-    github_token_url = Unicode(
-        "https://github.com/login/oauth/access_token", help="GitHub's token endpoint."
-    ).tag(config=True)
-    github_user_url = Unicode(
-        "https://api.github.com/user", help="GitHub's endpoint for the signed-in user."
-    ).tag(config=True)
-
     def labdeck_settings(self) -> Settings:
-        return Settings(
-            admin_users=frozenset(u.lower() for u in self.admin_users),
-            user_quota_bytes=self.user_quota_bytes,
-            team_quota_bytes=self.team_quota_bytes,
-            storage_url=self.storage_url,
-            base_url=self.public_url,
-            github_client_id=self.github_client_id,
-            github_client_secret=self.github_client_secret,
-            github_authorize_url=self.github_authorize_url,
-            github_token_url=self.github_token_url,
-            github_user_url=self.github_user_url,
-        )
+        """The one reader's settings, with what this server's Jupyter config
+        (files or command line) set in `c.LabdeckApp`."""
+        configured = self.config.get(SECTION, {})
+        given = {
+            spec.name: Given(getattr(self, spec.name), _CONFIGURED)
+            for spec in SERVER_SPECS
+            if spec.name in configured
+        }
+        return read(given).settings
+
+    def export_to_kernels(self, settings: Settings) -> None:
+        client = bool(settings.service_url)
+        for name in CLIENT_KERNEL_EXPORTS if client else KERNEL_EXPORTS:
+            spec = SPECS[name]
+            os.environ.setdefault(spec.env, spec.render(getattr(settings, name)))
+        if client and os.environ.pop(SPECS["database_url"].env, None) is not None:
+            # Kernels inherit this environment: a client's kernels must reach
+            # the data through the service, where it checks who they are.
+            self.log.warning(
+                "labdeck: client mode: %s removed from the environment kernels inherit",
+                SPECS["database_url"].env,
+            )
 
     def initialize_settings(self) -> None:
-        backend = Backend(Database(self.database_url), self.labdeck_settings())
+        settings = self.labdeck_settings()
+        self.backend: Backend | None = None
+        self.reaper: Reaper | None = None
+        self.deliverer: Deliverer | None = None
+        self.service: ServiceClient | None = None
+        self.long_jobs: LongJobs | None = None
+        self.settings["labdeck_sign_in"] = SignInPolicy.for_this_process(
+            settings.multi_user_identity_providers
+        )
+        if getattr(self.serverapp, "owns_labdeck_database", False) and settings.service_url:
+            raise ValueError(
+                "labdeck serve owns the database and is nobody's client: unset "
+                f"{SPECS['service_url'].env} / c.{SECTION}.service_url for it"
+            )
+        if settings.service_url:
+            self._start_client(settings)
+        else:
+            self._start_embedded(settings)
+        self.export_to_kernels(settings)
+
+    def _start_embedded(self, settings: Settings) -> None:
+        backend = Backend(Database(settings.database_url, nullpool=settings.db_nullpool), settings)
         backend.db.upgrade()
         self.backend = backend
         self.settings["labdeck_backend"] = backend
-        # Kernels started by this server record into the same database.
-        os.environ.setdefault("LABDECK_DATABASE_URL", self.database_url)
-        os.environ.setdefault("LABDECK_SAMPLE_INTERVAL", str(self.sample_interval))
-        os.environ.setdefault("LABDECK_FLUSH_INTERVAL", str(self.flush_interval))
-        self.reaper = Reaper(backend, self.heartbeat_staleness, self.reaper_interval, self.log)
+        self.long_jobs = LongJobs(settings.long_job_threads)
+        self.settings["labdeck_long_jobs"] = self.long_jobs
+        arrivals = self.settings["labdeck_arrivals"] = Arrivals(settings.kernel_writes_in_flight)
+        self.reaper = Reaper(
+            backend, settings.heartbeat_staleness, settings.reaper_interval, self.log, arrivals
+        )
         # Started here rather than in _start_jupyter_server_extension: servers
         # embedded without ServerApp.start() (tests, other apps) never run that hook.
         self.reaper.start()
+        # Links in mail go to the configured public URL, else to where this
+        # server listens (known once it has bound its port, after this).
+        serverapp = self.serverapp
+        if serverapp is not None:
+            backend.listening_url = lambda: str(serverapp.connection_url)
+        # The outbox is drained by the server that owns the database: this
+        # one, or `labdeck serve` (a client-mode server has neither).
+        self.deliverer = Deliverer(backend)
+        self.deliverer.start()
+
+    def _start_client(self, settings: Settings) -> None:
+        """No database, no reaper (the service runs one): `/labdeck/api/*`
+        goes to the service with this server's Hub token."""
+        hub_token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        if not hub_token:
+            raise ValueError(
+                f"{SPECS['service_url'].env} is set but JUPYTERHUB_API_TOKEN is not: a client "
+                "of the labdeck service is a JupyterHub user's server (docs/hub.md)"
+            )
+        self.service = ServiceClient(settings.service_url, hub_token)
+        self.settings["labdeck_service"] = self.service
+        self.log.info("labdeck: client of the labdeck service at %s", settings.service_url)
 
     def initialize_handlers(self) -> None:
         # ExtensionApp joins the server's base_url onto each pattern itself.
-        self.handlers.extend(handler_classes(ROUTES))
+        if self.service is not None:
+            self.handlers.extend(forward_handlers())
+        else:
+            self.handlers.extend(handler_classes(ROUTES))
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        await super()._start_jupyter_server_extension(serverapp)
+        # Kernels started from now on link their alerts to where this server
+        # listens, unless a public URL was configured (and exported) already.
+        env = SPECS["public_url"].env
+        if not os.environ.get(env):
+            os.environ[env] = str(serverapp.connection_url)
 
     async def stop_extension(self) -> None:
-        self.reaper.stop()
-        self.backend.db.dispose()
+        if self.reaper is not None:
+            self.reaper.stop()
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        if self.long_jobs is not None:
+            self.long_jobs.shutdown()
+        if self.backend is not None:
+            self.backend.db.dispose()
+        if self.service is not None:
+            self.service.close()
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
@@ -180,4 +234,13 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
-    return []
+    """The prebuilt JupyterLab extension (the sidebar panel, status bar item
+    and commands), built from `extension/src/` into `labextension/` beside
+    this module. Jupyter reads `src` relative to the `labdeck` package's own
+    directory, which is another source root in a development checkout, so the
+    path is computed; a wheel also ships it in share/jupyter/labextensions."""
+    import labdeck
+
+    built = Path(__file__).parent / "labextension"
+    base = Path(labdeck.__file__).parent
+    return [{"src": os.path.relpath(built, base), "dest": "labdeck"}]

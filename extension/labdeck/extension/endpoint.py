@@ -100,6 +100,11 @@ class Endpoint:
     query: tuple[tuple[str, dict[str, Any], str], ...] = ()
     status: int = 200
     auth: str = AUTH_USER
+    # Runs on the server's pool for long jobs (`long_jobs`), not with the short requests.
+    long: bool = False
+    # A recording kernel's write into its run: while in flight it keeps the run
+    # from being reaped, and the number in flight is bounded (`arrivals`).
+    kernel_write: bool = False
 
     @property
     def params(self) -> list[str]:

@@ -1,9 +1,10 @@
 """The one base handler and the glue from the route table to Tornado.
 
 `LabdeckHandler.prepare()` decides who is asking (a labdeck API key, else the
-Jupyter identity, created as a labdeck user on first sight) and applies the
-operator's jupyter_server `Authorizer`; `_dispatch` runs the endpoint's
-service call off the event loop and maps typed errors to HTTP statuses.
+Jupyter sign-in as `signin.SignInPolicy` reads it, its account created on
+first sight) and applies the operator's jupyter_server `Authorizer`;
+`_dispatch` runs the endpoint's service call off the event loop and maps
+typed errors to HTTP statuses.
 """
 
 from __future__ import annotations
@@ -11,24 +12,27 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import allow_unauthenticated
-from jupyter_server.auth.identity import IdentityProvider
 from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.errors import Invalid, LabdeckError, Unauthenticated
+from labdeck.backend.errors import Invalid, LabdeckError, RetryLater, Unauthenticated
 from labdeck.backend.services import identity
+from labdeck.backend.tokens import API_KEY_PREFIX
 
+from .arrivals import Arrivals
 from .endpoint import AUTH_PUBLIC, PATH_PARAM, Call, Endpoint, Raw, Redirect
+from .long_jobs import LongJobs
+from .signin import SignInPolicy
 
 API_PREFIX = "/labdeck/api"
 AUTH_RESOURCE = "labdeck"
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
-_KEY_PREFIX = "ldk_"
 
 # The only routes that answer without an identity: the OpenAPI document, the
 # email verification link (the link's token is the proof), and GitHub's
@@ -40,11 +44,22 @@ EXEMPT = {
 }
 
 
+class SignInRefused(web.HTTPError):
+    """An identity provider's refusal that is more than "nobody signed in":
+    a token without the needed scope (403), its authority unreachable (503).
+    Other jupyter_server handlers answer its status; labdeck's answer its
+    typed error as JSON."""
+
+    def __init__(self, error: LabdeckError) -> None:
+        super().__init__(error.status, error.message)
+        self.error = error
+
+
 def labdeck_key(request: httputil.HTTPServerRequest) -> str | None:
     """A labdeck API key in `Authorization: Bearer`, or None. Any other bearer
     value (a Jupyter token) is left to jupyter_server."""
     match = _BEARER.match(request.headers.get("Authorization", ""))
-    if match and match.group(1).startswith(_KEY_PREFIX):
+    if match and match.group(1).startswith(API_KEY_PREFIX):
         return match.group(1)
     return None
 
@@ -57,6 +72,16 @@ class LabdeckHandler(APIHandler):
     def labdeck(self) -> Backend:
         backend: Backend = self.settings["labdeck_backend"]
         return backend
+
+    @property
+    def arrivals(self) -> Arrivals | None:
+        arrivals: Arrivals | None = self.settings.get("labdeck_arrivals")
+        return arrivals
+
+    @property
+    def long_jobs(self) -> LongJobs:
+        jobs: LongJobs = self.settings["labdeck_long_jobs"]
+        return jobs
 
     def check_xsrf_cookie(self) -> None:
         # A labdeck API key is not ambient authority (a browser never sends it
@@ -72,6 +97,11 @@ class LabdeckHandler(APIHandler):
         if key is not None:
             if not self.check_host():
                 raise web.HTTPError(403)
+            # A key resolved lately is answered here, on the event loop: no
+            # thread, no database (`keycache`, the revocation bound).
+            self.actor = identity.cached_key(self.labdeck, key)
+            if self.actor is not None:
+                return
             try:
                 self.actor = await self._run(identity.authenticate_key, self.labdeck, key)
             except LabdeckError as exc:
@@ -80,6 +110,9 @@ class LabdeckHandler(APIHandler):
             return
         try:
             await super().prepare()
+        except SignInRefused as exc:
+            self._fail(exc.error)
+            return
         except web.HTTPError as exc:
             if exc.status_code == 403 and self.current_user is None:
                 self._fail(Unauthenticated("sign in or send an API key"))
@@ -93,27 +126,25 @@ class LabdeckHandler(APIHandler):
                 raise web.HTTPError(403, "the server's authorizer does not allow this")
         # Public routes still learn who is signed in, when someone is (the GitHub
         # callback ties its `state` to that person).
+        policy: SignInPolicy = self.settings["labdeck_sign_in"]
+        who = policy.sign_in(self.identity_provider, self.current_user)
         try:
-            self.actor = await self._run(identity.ensure_user, self.labdeck, self._username())
+            self.actor = await self._run(
+                partial(identity.ensure_user, self.labdeck, who.name, hub_admin=who.hub_admin)
+            )
         except LabdeckError as exc:
             self._fail(exc)
-
-    def _username(self) -> str:
-        """The labdeck user of a Jupyter identity (F-ID-1). jupyter_server's own
-        token provider names a random anonymous user per browser; that server
-        belongs to one person, the one its kernels act as, so use that name.
-        Any other provider (JupyterHub's, an operator's) names the real user."""
-        if type(self.identity_provider) is IdentityProvider:
-            return identity.server_owner()
-        return str(self.current_user.username)
 
     def _fail(self, exc: LabdeckError) -> None:
         self.set_status(exc.status)
         self.set_header("Content-Type", "application/json")
+        if isinstance(exc, RetryLater):
+            self.set_header("Retry-After", str(exc.retry_after))
         self.finish(json.dumps(exc.to_dict()))
 
     async def _run(self, func: Any, *args: Any) -> Any:
-        """Database work runs in a thread: the server's event loop never waits on it."""
+        """Database work runs in a thread: the server's event loop never waits on
+        it. Long requests take `long_jobs` instead (`Endpoint.long`)."""
         return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -165,7 +196,14 @@ class LabdeckHandler(APIHandler):
             form=form,
         )
         try:
-            result = await self._run(endpoint.call, call)
+            if endpoint.long:
+                result = await self.long_jobs.run(endpoint.call, call)
+            elif endpoint.kernel_write and self.arrivals is not None:
+                user_id = self.actor.user_id if self.actor is not None else None
+                with self.arrivals.admit(params.get("run_id", ""), user_id):
+                    result = await self._run(endpoint.call, call)
+            else:
+                result = await self._run(endpoint.call, call)
         except LabdeckError as exc:
             self._fail(exc)
             return

@@ -16,6 +16,8 @@ _ERRORS = {
     "409": "conflict with the current state",
     "413": "too large",
     "422": "invalid field",
+    "429": "too many of these requests lately; Retry-After says when to try again",
+    "503": "the database is down, locked or full; Retry-After says when to try again",
 }
 
 

@@ -1,12 +1,14 @@
-"""JSON schemas of API.md's core shapes, used by the OpenAPI document.
+"""JSON schemas of the REST API's core shapes, used by the OpenAPI document.
 
-They list the fields clients rely on as required and allow more, as API.md
-says responses may carry more fields.
+They list the fields clients rely on as required and allow more: an answer
+may carry more fields than its schema lists (docs/api.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from labdeck.backend.roles import AccountType
 
 STR: dict[str, Any] = {"type": "string"}
 INT: dict[str, Any] = {"type": "integer"}
@@ -54,15 +56,18 @@ PROFILE = obj(
         "bio": STR,
         "location": STR,
         "website": STR,
-        "account_type": {"type": "string", "enum": ["admin", "user", "service"]},
+        "account_type": {"type": "string", "enum": [t.value for t in AccountType]},
         "avatar_url": NSTR,
     }
 )
 EMAIL = obj(
     {"id": INT, "address": STR, "primary": BOOL, "verified": BOOL, "login_methods": array(STR)}
 )
-API_KEY = obj({"id": INT, "prefix": STR, "created_at": STR, "last_used_at": NSTR})
-API_KEY_CREATED = obj({"id": INT, "prefix": STR, "created_at": STR, "secret": STR})
+# What an answer says of the mail it caused: on its way, or no SMTP configured.
+MAIL_NOTE = obj({"queued": BOOL, "message": STR})
+EMAIL_ADDED = {**EMAIL, "properties": {**EMAIL["properties"], "mail": MAIL_NOTE}}
+API_KEY = obj({"id": INT, "prefix": STR, "created_at": STR, "last_used_at": NSTR}, {"name": STR})
+API_KEY_CREATED = obj({"id": INT, "prefix": STR, "created_at": STR, "secret": STR}, {"name": STR})
 TEAM = obj(
     {
         "name": STR,
@@ -95,8 +100,19 @@ INVITATION = obj(
         },
     }
 )
+INVITATION_SENT = {**INVITATION, "properties": {**INVITATION["properties"], "mail": MAIL_NOTE}}
+TEAM_ALERTS = obj(
+    {
+        "events": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": BOOL},
+        },
+        "email": STR,
+        "slack_webhook_url": STR,
+    }
+)
 TEAM_SETTINGS = obj(
-    {"force_private": BOOL, "code_saving_default": BOOL, "alerts": ANYOBJ, "storage_url": STR}
+    {"force_private": BOOL, "code_saving_default": BOOL, "alerts": TEAM_ALERTS, "storage_url": STR}
 )
 PROJECT = obj(
     {
@@ -118,7 +134,8 @@ RUN = obj(
         "ended_at": NTIME,
         "heartbeat_at": STR,
         "config": ANYOBJ,
-    }
+    },
+    {"logged_by": NSTR, "notes": STR, "system": ANYOBJ},
 )
 SERIES = obj({"t": array(NUM), "v": array(NUM)})
 METRICS_READ = obj(
@@ -157,7 +174,7 @@ ARTIFACT = obj(
         "created_by": NSTR,
     }
 )
-SERVICE_ACCOUNT = obj({"name": STR, "team": STR, "created_at": STR})
+SERVICE_ACCOUNT = obj({"name": STR, "team": STR, "created_at": STR}, {"keys": array(API_KEY)})
 SERVICE_ACCOUNT_CREATED = obj({"name": STR, "team": STR, "created_at": STR, "secret": STR})
 REGISTERED_MODEL = obj(
     {

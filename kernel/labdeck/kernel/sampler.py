@@ -3,9 +3,15 @@
 Ticks are aligned to `time.monotonic()` deadlines (`start + k * interval`),
 so a slow sample delays its own tick only and the series never drifts; a
 tick missed entirely (a suspended laptop, a long GC pause) is skipped rather
-than caught up in a burst. The first sample is taken as soon as `start()` is
-called and `start()` returns once it is delivered, so even a cell shorter
-than the interval records something.
+than caught up in a burst.
+
+Short runs get every key twice. The first sample is taken as soon as
+`start()` is called, and `start()` returns once it is delivered: it is the
+baseline of the rates (`cpu` needs two readings), so it carries the levels
+only. The first full sample follows `FIRST_FULL_S` later (sooner when the
+interval is shorter), whatever the interval, and `stop()` takes a closing
+sample: a 1 s cell under a 10 s monitor records a baseline, a full sample
+at 0.5 s and one at its end.
 
 Slow collectors run each on a worker thread of their own; what they produce
 is merged, once, into the next fast sample, which never waits for them. A
@@ -29,6 +35,8 @@ Sink = Callable[[float, dict[str, float]], None]
 log = logging.getLogger(__name__)
 
 _FIRST_SAMPLE_WAIT_S = 30.0
+FIRST_FULL_S = 0.5
+"""Seconds from the baseline sample to the first full one (at most)."""
 _SLOW_JOIN_S = 6.0
 
 
@@ -61,7 +69,8 @@ class Sampler:
                 self._skipped[collector.name] = probe.reason
                 self._close(collector)
         self._lock = threading.Lock()  # guards the pending slow values and the counters
-        self._sample_lock = threading.Lock()  # one sample at a time, from any thread
+        # One sample at a time, from any thread; re-entrant so that a sink may pause.
+        self._sample_lock = threading.RLock()
         self._pending: dict[str, float] = {}
         self._samples_taken = 0
         self._stop = threading.Event()
@@ -95,9 +104,12 @@ class Sampler:
 
     def stop(self) -> None:
         """Stop the sampling threads and close the collectors; no sample is taken after."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        in_sampler = self._thread is threading.current_thread()
+        if self._thread is not None and not in_sampler:
             self._thread.join()
         stuck = set()
         for name, worker in self._workers.items():
@@ -105,14 +117,25 @@ class Sampler:
             if worker.is_alive():
                 stuck.add(name)
                 log.warning("labdeck: collector %r did not stop within %s s", name, _SLOW_JOIN_S)
+        with self._lock:
+            closing = self._started and not self._paused and not in_sampler
+        if closing:
+            # The closing sample: what the run did since the last tick (and
+            # the last values of the slow collectors) is not lost.
+            self._sample()
         for collector in self._all:
             if collector.name not in stuck and collector.name not in self._disabled:
                 self._close(collector)  # a disabled collector was closed when it failed
 
     def pause(self) -> None:
-        """Take no samples until `resume()`; threads stay up, so resuming is instant."""
+        """Take no samples until `resume()`; threads stay up, so resuming is instant.
+
+        Returns once a sample in flight is delivered: none follows it.
+        """
         with self._lock:
             self._paused = True
+        with self._sample_lock:
+            pass
 
     def resume(self) -> None:
         """Sample again, starting with one sample at once."""
@@ -132,9 +155,24 @@ class Sampler:
     def skipped(self) -> dict[str, str]:
         return dict(self._skipped)
 
+    def problems(self) -> dict[str, str]:
+        """Each active collector's current partial failures, keyed `collector: what`."""
+        found: dict[str, str] = {}
+        with self._lock:
+            active = [c for c in self._all if c.name not in self._disabled]
+        for collector in active:
+            try:
+                for what, why in collector.problems().items():
+                    found[f"{collector.name}: {what}"] = why
+            except Exception as exc:
+                found[collector.name] = f"problems() failed: {type(exc).__name__}: {exc}"
+        return found
+
     def status(self) -> dict[str, object]:
+        problems = self.problems()
         with self._lock:
             return {
+                "problems": problems,
                 "interval": self._config.interval,
                 "active": [c.name for c in self._all if c.name not in self._disabled],
                 "skipped": dict(self._skipped),
@@ -186,6 +224,14 @@ class Sampler:
                     self._drop_sink(sink, exc)
             return stamp, values
 
+    def _tick_sample(self) -> None:
+        """A periodic sample, unless a pause() came since the loop looked."""
+        with self._sample_lock:
+            with self._lock:
+                paused = self._paused
+            if not paused:
+                self._sample()
+
     def _run_fast(self) -> None:
         interval = self._config.interval
         origin = time.monotonic()
@@ -193,9 +239,11 @@ class Sampler:
             self._sample()
         finally:
             self._first.set()
+        # The first full sample comes soon, whatever the interval; the grid goes on.
+        early = origin + min(FIRST_FULL_S, interval / 2) if interval > FIRST_FULL_S else None
         tick = 1
         while True:
-            woken = self._sleep_until(origin + tick * interval)
+            woken = self._sleep_until(early if early is not None else origin + tick * interval)
             if self._stop.is_set():
                 return
             with self._lock:
@@ -204,12 +252,13 @@ class Sampler:
             if resumed:
                 origin = time.monotonic()
                 self._sample()
-                tick = 1
+                tick, early = 1, None
                 continue
             if woken:
                 continue
+            early = None
             if not paused:
-                self._sample()
+                self._tick_sample()
             # The next tick after now: a sample that overran skips the ticks it covered.
             tick = math.floor((time.monotonic() - origin) / interval) + 1
 

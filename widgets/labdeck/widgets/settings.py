@@ -11,15 +11,20 @@ allowed: every form's action goes to a service, which checks again.
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
 import ipywidgets as w
 
-from labdeck.backend.access import is_admin_account
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import Forbidden, LabdeckError, NotFound
 from labdeck.backend.permissions import Subject, allowed
+from labdeck.backend.roles import OrgRole, is_admin_account
 from labdeck.backend.services import identity, orgs, profile, team_settings, teams
+from labdeck.client.direct import DirectClient
 
 from .forms import (
+    AlertRulesForm,
     AlertsForm,
     ApiKeysForm,
     BetaFeaturesForm,
@@ -36,6 +41,7 @@ from .forms import (
     ServiceAccountsForm,
     StorageConnectorForm,
     StorageForm,
+    TeamAlertRulesForm,
     TeamAlertsForm,
     TeamAvatarForm,
     TeamMembersForm,
@@ -49,6 +55,7 @@ ACCOUNT_FORMS: tuple[tuple[str, type[Form]], ...] = (
     ("API keys", ApiKeysForm),
     ("Beta features", BetaFeaturesForm),
     ("Alerts", AlertsForm),
+    ("Threshold rules", AlertRulesForm),
     ("GitHub", GithubForm),
     ("Storage", StorageForm),
 )
@@ -57,6 +64,7 @@ TEAM_ADMIN_FORMS = (
     ServiceAccountsForm,
     PrivacyForm,
     TeamAlertsForm,
+    TeamAlertRulesForm,
     TeamAvatarForm,
     StorageConnectorForm,
     TeamUsageForm,
@@ -117,7 +125,7 @@ class SettingsPanel:
         self.custom_roles = {
             org["name"]: CustomRolesForm(backend, actor, org["name"])
             for org in orgs.list_orgs(backend, actor)
-            if org["my_role"] == "admin"
+            if org["my_role"] == OrgRole.ADMIN
         }
         overview: list[Form] = [
             *([self.create_team] if self.create_team else []),
@@ -146,13 +154,58 @@ class SettingsPanel:
         self.teams_tab.titles = titles
 
 
-def settings(backend: Backend | None = None, actor: Actor | None = None) -> w.Tab:
+def settings(backend: Backend | None = None, actor: Actor | None = None) -> w.Widget:
     """Every settings form as tabs: profile, emails, API keys, beta
     features, alerts, GitHub, storage, teams (a sub-tab per team the user
     belongs to) and delete account.
 
-    `backend` defaults to the database of `LABDECK_DATABASE_URL` (else the
-    SQLite file in the Jupyter data directory), `actor` to the kernel's user."""
-    backend = backend or Backend.open()
+    `backend` defaults to the process's client (`labdeck.client.mode`): the
+    database of `LABDECK_DATABASE_URL` (else the SQLite file in the Jupyter
+    data directory), `actor` to the kernel's user. In client mode (a team's
+    labdeck service, docs/hub.md) the forms, which call services in this
+    process, cannot run: the settings are shown read-only, read over REST,
+    and are changed in the labdeck sidebar panel, which reaches the service."""
+    if backend is None:
+        from labdeck.client import mode
+
+        client = mode.client()
+        if not isinstance(client, DirectClient):
+            return overview(client.settings_overview())
+        backend, actor = client.backend, actor or client.actor
     actor = actor or identity.process_actor(backend)
     return SettingsPanel(backend, actor).tab
+
+
+def overview(read: dict[str, Any]) -> w.HTML:
+    """The account's settings as the service answered them, read-only."""
+    me = read["profile"]
+
+    def rows(items: list[tuple[str, Any]]) -> str:
+        return "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td>{html.escape(str(v))}</td></tr>"
+            for k, v in items
+        )
+
+    profile_rows = [
+        (k, me.get(k) or "") for k in ("username", "name", "account_type", "institution")
+    ]
+    emails = [(e["address"], "primary" if e.get("primary") else "") for e in read["emails"]]
+    keys = [(k.get("name") or "(unnamed)", k.get("prefix", "")) for k in read["api_keys"]]
+    beta = [(f["name"], "on" if f.get("enabled") else "off") for f in read["beta_features"]]
+    teams = [(t["name"], t.get("my_role") or "") for t in read["teams"]]
+    sections = [
+        ("Profile", profile_rows),
+        ("Emails", emails),
+        ("API keys", keys),
+        ("Beta features", beta),
+        ("Teams", teams),
+    ]
+    body = "".join(
+        f"<h4>{title}</h4><table>{rows(items) or '<tr><td>none</td></tr>'}</table>"
+        for title, items in sections
+    )
+    return w.HTML(
+        "<p>labdeck is a client of the team's service here: these settings are read-only "
+        "in the notebook; change them in the labdeck sidebar panel.</p>" + body
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from .accounts import (
     AlertPreference,
     ApiKey,
-    BetaFeature,
+    BetaFeatureChoice,
     Email,
     EmailToken,
     GithubOAuthState,
     User,
+    VerificationMail,
 )
-from .alerts import Alert, Notification
+from .alerts import Alert, AlertMark, AlertRule, AlertRuleState, Notification
 from .base import Base, utcnow
 from .content import (
     ArtifactAlias,
@@ -24,19 +25,31 @@ from .content import (
     ReportComment,
     ReportFollower,
 )
-from .projects import CellMarker, MetricPoint, MetricRollup, MetricSeries, Project, Run
+from .projects import (
+    CellMarker,
+    MetricPoint,
+    MetricRollup,
+    MetricSeries,
+    Project,
+    Run,
+    RunFile,
+)
 from .teams import CustomRole, Invitation, Membership, Organization, OrgMember, Team
 
 __all__ = [
     "Alert",
+    "AlertMark",
+    "AlertRule",
+    "AlertRuleState",
     "AlertPreference",
     "ApiKey",
     "ArtifactAlias",
     "ArtifactFile",
     "ArtifactVersion",
     "Base",
-    "BetaFeature",
+    "BetaFeatureChoice",
     "CellMarker",
+    "RunFile",
     "CustomRole",
     "Email",
     "EmailToken",
@@ -59,5 +72,6 @@ __all__ = [
     "Run",
     "Team",
     "User",
+    "VerificationMail",
     "utcnow",
 ]

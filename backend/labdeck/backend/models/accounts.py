@@ -17,19 +17,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from ..roles import AccountType
 from .base import Base, JSONType, utcnow
 
 
 class User(Base):
-    """A person, a service account (`account_type="service"`, owned by a team)
+    """A person, a service account (`AccountType.SERVICE`, owned by a team)
     or the tombstone of a deleted account (`deleted`, personal data cleared,
     kept so that team runs stay attributed to "a deleted user")."""
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The URL handle (`{entity}`), derived from the external name: never how
+    # someone is recognised at sign-in (labdeck.backend.names).
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    account_type: Mapped[str] = mapped_column(String(16), default="user")
+    # Who the sign-in says this person is: the name as given (NFC) and the
+    # casefolded key accounts are found by. None for service accounts and
+    # tombstones, whom nobody signs in as.
+    external_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    external_key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    account_type: Mapped[str] = mapped_column(String(16), default=AccountType.USER.value)
     name: Mapped[str] = mapped_column(String(128), default="")
     institution: Mapped[str] = mapped_column(String(128), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
@@ -52,7 +60,9 @@ class User(Base):
 
 
 class Email(Base):
-    """One address of one account (F-EM-5: the address is unique across accounts)."""
+    """One address of one account. Until it is verified it is only a claim:
+    several accounts may claim one address, and one account at most has it
+    verified (F-EM-5; `uq_emails_verified_address`)."""
 
     __tablename__ = "emails"
     __table_args__ = (
@@ -63,11 +73,19 @@ class Email(Base):
             sqlite_where=text("is_primary"),
             postgresql_where=text("is_primary"),
         ),
+        Index(
+            "uq_emails_verified_address",
+            "address",
+            unique=True,
+            sqlite_where=text("verified"),
+            postgresql_where=text("verified"),
+        ),
+        UniqueConstraint("user_id", "address"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    address: Mapped[str] = mapped_column(String(320), unique=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     login_methods: Mapped[list[str]] = mapped_column(JSONType, default=list)
@@ -88,6 +106,19 @@ class EmailToken(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
+class VerificationMail(Base):
+    """A verification message sent (or withheld because the address is
+    another account's): the log the per-address and per-account limits
+    count. Rows older than the longest limit's window are dropped."""
+
+    __tablename__ = "verification_mails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ApiKey(Base):
     """A secret shown once; stored as a SHA-256 hash with a public prefix."""
 
@@ -103,15 +134,17 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
-class BetaFeature(Base):
-    """A user's state for one flag of the code registry (absent row: off)."""
+class BetaFeatureChoice(Base):
+    """A user's choice for one beta feature of the code's catalogue
+    (`services.beta_features`); no row means off. The column keeps its
+    first name, `flag`."""
 
     __tablename__ = "beta_features"
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    flag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column("flag", String(64), primary_key=True, key="name")
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, utcnow
@@ -93,12 +93,46 @@ class CellMarker(Base):
     start_t: Mapped[float] = mapped_column(Float)
     end_t: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[bool] = mapped_column(default=False)
+    # The cell's ledger (F-SM-12), written with its end by the kernel that
+    # reckoned it from its samples (kernel/ledger.py); None where a key was
+    # not sampled, or for a marker ended before the ledger existed.
+    cpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rss_peak_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rss_delta_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    disk_read_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    disk_write_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    net_sent_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    net_recv_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Per GPU: index, memory_peak_bytes, util_mean, energy_j, energy_estimated.
+    gpus: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, nullable=True)
+
+
+class RunFile(Base):
+    """Code a run saved (F-TS-4): an executed cell's source, or the command
+    line and script of `labdeck monitor`, one file each in the project's
+    store (`storage_url`); `seq` keeps their order."""
+
+    __tablename__ = "run_files"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(512))
+    marker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cell_markers.id", ondelete="SET NULL"), nullable=True
+    )
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class MetricRollup(Base):
     """Per series, min/max/sum/count of the points in each `tier`-second
     bucket, written at ingest. A chart of a long range reads these instead of
-    every point (NOTES-storage: 18M raw points cannot be read in 300 ms)."""
+    every point (docs/architecture.md, "Metric storage": the 18M raw points
+    of a week at 1 Hz cannot be read in 300 ms)."""
 
     __tablename__ = "metric_rollups"
 

@@ -4,45 +4,47 @@ The `users` row stays as a tombstone (`deleted`, renamed, every personal
 field cleared) because team runs, reports and comments point at it and must
 stay, attributed to a deleted user (F-TM-7). Everything that is the person's
 alone goes: emails and their links, API keys, memberships, settings, alert
-history, and the personal projects with all they hold.
+history, and the personal projects with all they hold, their artifact files
+in storage included (purged once the deletion has committed;
+`labdeck storage orphans` shows an operator that nothing was left). The log of
+verification mails the account asked for stays until it ages out (a day):
+the limits that protect those addresses' owners must not reset on deletion.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .. import validate
+from .. import locks, storage, validate
 from ..access import actor_user
 from ..context import Actor, Backend
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, Unavailable
 from ..models import (
     Alert,
     AlertPreference,
     ApiKey,
-    BetaFeature,
+    BetaFeatureChoice,
     Email,
     GithubOAuthState,
     Membership,
     OrgMember,
     Project,
     ReportFollower,
-    Team,
     User,
 )
-from .identity import RESERVED_PREFIX
+from ..names import RESERVED_PREFIX
+from ..roles import AccountType, TeamRole, is_service_account
+from .members import sole_admin_of
 
-# F-TM-4's invariant is about the admin role itself, so the count below names
-# it; no permission is decided here.
-ADMIN_ROLE = "admin"
 PERSONAL_ROWS = (
     Email,
     ApiKey,
     Membership,
     OrgMember,
-    BetaFeature,
+    BetaFeatureChoice,
     AlertPreference,
     GithubOAuthState,
     Alert,
@@ -50,32 +52,22 @@ PERSONAL_ROWS = (
 )
 
 
-def _teams_left_without_admin(session: Session, user: User) -> list[str]:
-    """Teams where this user is the only admin (service accounts do not count:
-    nobody can sign in as one to run the team)."""
-    admin_of = select(Membership.team_id).where(
-        Membership.user_id == user.id, Membership.role == ADMIN_ROLE
-    )
-    # Locking the teams serializes two admins of one team deleting their
-    # accounts at once; otherwise each could see the other still there.
-    teams = session.scalars(
-        select(Team).where(Team.id.in_(admin_of)).order_by(Team.id).with_for_update()
-    ).all()
-    if not teams:
-        return []
-    rows = session.execute(
-        select(Membership.team_id, func.count())
-        .join(User, User.id == Membership.user_id)
-        .where(
-            Membership.team_id.in_([t.id for t in teams]),
-            Membership.role == ADMIN_ROLE,
-            User.deleted.is_(False),
-            User.account_type != "service",
+def _lock_memberships(session: Session, actor: Actor) -> User:
+    """Take the lock of every team the account is in, then its own (`locks`),
+    and read the account again. A membership that appeared in between (an
+    admin added or promoted it a moment ago) is a team whose lock this
+    transaction does not hold, and may not take out of order: it gives up,
+    and the client tries again."""
+    user = actor_user(session, actor)
+    teams = set(session.scalars(select(Membership.team_id).where(Membership.user_id == user.id)))
+    locks.hold(session, *(locks.team(t) for t in teams), locks.user(user.id))
+    user = actor_user(session, actor)
+    now = set(session.scalars(select(Membership.team_id).where(Membership.user_id == user.id)))
+    if not now <= teams:
+        raise Unavailable(
+            "your teams changed while your account was being deleted; try again", retry_after=1
         )
-        .group_by(Membership.team_id)
-    )
-    admins = {team_id: n for team_id, n in rows}
-    return sorted(t.name for t in teams if admins.get(t.id, 0) <= 1)
+    return user
 
 
 def _tombstone_name(session: Session, user: User) -> str:
@@ -90,27 +82,36 @@ def _tombstone_name(session: Session, user: User) -> str:
 def delete_account(backend: Backend, actor: Actor, confirm: str) -> None:
     typed = validate.text(confirm, "confirm", max_len=64)
     with backend.db.transaction() as session:
-        user = actor_user(session, actor)
+        user = _lock_memberships(session, actor)
         if typed != user.username:
             raise Invalid(
                 f"type your user name ({user.username}) to confirm deleting your account",
                 field="confirm",
             )
-        if user.account_type == "service":
+        if is_service_account(user.account_type):
             raise Conflict("a service account is removed by its team's admins, not by itself")
-        orphaned = _teams_left_without_admin(session, user)
+        admin_of = select(Membership.team_id).where(
+            Membership.user_id == user.id, Membership.role == TeamRole.ADMIN
+        )
+        orphaned = sole_admin_of(session, user.id, session.scalars(admin_of))
         if orphaned:
             raise Conflict(
-                f"you are the last admin of {', '.join(orphaned)}: make another member an "
+                f"you are the last admin of {', '.join(t.name for t in orphaned)}: make "
+                "another member an "
                 "admin there (or delete the team) before deleting your account"
             )
         for model in PERSONAL_ROWS:
             session.execute(delete(model).where(model.user_id == user.id))
         # Runs, metrics, reports and artifacts of personal projects go with
-        # them (ON DELETE CASCADE).
+        # them (ON DELETE CASCADE); their files once this commits.
+        personal = select(Project.id).where(Project.owner_id == user.id)
+        files = storage.project_files(session, backend, personal)
         session.execute(delete(Project).where(Project.owner_id == user.id))
         user.username = _tombstone_name(session, user)
-        user.account_type = "user"
+        # The sign-in name is free again: whoever signs in with it next is
+        # a new account.
+        user.external_name = user.external_key = None
+        user.account_type = AccountType.USER
         user.name = user.institution = user.bio = user.location = user.website = ""
         user.avatar_png = None
         user.slack_webhook_url = ""
@@ -118,3 +119,5 @@ def delete_account(backend: Backend, actor: Actor, confirm: str) -> None:
         user.github_token = None
         user.storage_quota_bytes = None
         user.deleted = True
+    backend.key_cache.invalidate()  # committed: this process forgets its keys at once
+    storage.purge(backend, files)

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import validate
+from .. import locks, validate
 from ..access import actor_user
 from ..alerting import EVENTS, save_preferences, user_preferences
 from ..context import Actor, Backend
@@ -19,19 +18,25 @@ from ..models import User
 from ..notifier import CHANNELS
 
 
-def slack_webhook(value: Any, field: str = "slack_webhook_url") -> str:
+def slack_webhook(
+    value: Any, field: str = "slack_webhook_url", http_hosts: frozenset[str] = frozenset()
+) -> str:
     """https only: the URL is a secret that Slack messages are posted to, and
-    plain http would send both over the wire in clear."""
+    plain http would send both over the wire in clear. Plain http only to a
+    host the operator named (`slack_http_hosts`: a relay on this machine)."""
     url = validate.text(value, field, max_len=512)
     if not url:
         return ""
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    relay = parts.scheme == "http" and (parts.hostname or "").lower() in http_hosts
+    if (parts.scheme != "https" and not relay) or not parts.hostname:
         raise Invalid(f"{field} must be an https:// URL (a Slack incoming webhook)", field=field)
     return url
 
 
-def _parse(body: Mapping[str, Any]) -> tuple[dict[tuple[str, str], bool], str | None]:
+def _parse(
+    body: Mapping[str, Any], http_hosts: frozenset[str]
+) -> tuple[dict[tuple[str, str], bool], str | None]:
     """(event, channel) → on/off for what the body names, and the webhook
     (None when the body leaves it out)."""
     if not isinstance(body, Mapping):
@@ -54,7 +59,11 @@ def _parse(body: Mapping[str, Any]) -> tuple[dict[tuple[str, str], bool], str | 
                     field=f"{field}.{channel}",
                 )
             changes[(event, channel)] = validate.flag(on, f"{field}.{channel}")
-    webhook = slack_webhook(body["slack_webhook_url"]) if "slack_webhook_url" in body else None
+    webhook = (
+        slack_webhook(body["slack_webhook_url"], http_hosts=http_hosts)
+        if "slack_webhook_url" in body
+        else None
+    )
     return changes, webhook
 
 
@@ -73,12 +82,12 @@ def get_alert_settings(backend: Backend, actor: Actor) -> dict[str, Any]:
 def put_alert_settings(backend: Backend, actor: Actor, body: Mapping[str, Any]) -> dict[str, Any]:
     """Events and channels the body leaves out keep their state. Slack cannot
     be on for any event without a webhook to post to."""
-    changes, webhook = _parse(body)
+    changes, webhook = _parse(body, backend.settings.slack_http_hosts)
     with backend.db.transaction() as session:
         user = actor_user(session, actor)
         # One writer per account at a time: user rows have team_id NULL, which
         # the unique constraint does not cover, so a race could duplicate them.
-        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        locks.hold(session, locks.user(user.id))
         merged = user_preferences(session, user.id)
         for (event, channel), on in changes.items():
             merged[event][channel] = on

@@ -1,4 +1,5 @@
-"""Custom alerts from code (`labdeck.alert()`, `POST /alerts`, F-US-4)."""
+"""Alerts raised from code: custom ones (`labdeck.alert()`, `POST /alerts`,
+F-US-4) and a kernel's idle-resource alert (F-SM-13)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import math
 from typing import Any
 
 from .. import validate
-from ..access import actor_user, visible_project_by_id
-from ..alerting import LEVELS, raise_custom_alert
+from ..access import actor_user, project_by_id
+from ..alerting import LEVELS, dispatch_run_event, raise_custom_alert
 from ..context import Actor, Backend
 from ..errors import Invalid, NotFound
 from ..models import Run
+from .runs import load_run, require_logger, require_running
 
 MAX_WAIT_S = 7 * 24 * 3600
 MAX_TEXT = 10_000
@@ -59,7 +61,61 @@ def send_alert(
             run = session.get(Run, clean_run)
             if run is None:
                 raise NotFound("no run with that id")
-            visible_project_by_id(session, user, run.project_id, "run")
+            project_by_id(session, user, run.project_id, "run")
         return raise_custom_alert(
             backend, session, user, clean_run, clean_title, clean_text, clean_level, wait
         )
+
+
+def _percent(value: Any, field: str) -> float | None:
+    return None if value is None else validate.finite_number(value, field, field)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def raise_idle_alert(
+    backend: Backend,
+    actor: Actor,
+    run_id: str,
+    *,
+    idle_s: float,
+    notebook: str = "",
+    kernel_id: str = "",
+    gpu_memory_bytes: float = 0.0,
+    gpu_util_percent: float | None = None,
+    cpu_percent: float | None = None,
+) -> dict[str, Any]:
+    """F-SM-13: the kernel of `run_id` has run no cell for `idle_s` seconds
+    while holding resources. Raises the `idle` alert to the run's creator
+    and, where the team switched `idle` on, the team's channels, naming the
+    notebook, the kernel, what is held and for how long. Only the identity
+    that logs the run may raise it (its kernel)."""
+    seconds = validate.finite_number(idle_s, "idle_s", "idle_s")
+    if seconds < 0:
+        raise Invalid("idle_s must not be negative", field="idle_s")
+    where = validate.text(notebook, "notebook", max_len=1024) or "a script or console"
+    kernel = validate.text(kernel_id, "kernel_id", max_len=64) or "?"
+    held_bytes = validate.finite_number(gpu_memory_bytes, "gpu_memory_bytes", "gpu_memory_bytes")
+    gpu_util = _percent(gpu_util_percent, "gpu_util_percent")
+    cpu = _percent(cpu_percent, "cpu_percent")
+    held = []
+    if held_bytes > 0:
+        util = "" if gpu_util is None else f" at {gpu_util:.0f} % GPU use"
+        held.append(f"{_gib(held_bytes)} of GPU memory{util}")
+    if cpu is not None:
+        held.append(f"a monitored run at {cpu:.1f} % CPU")
+    detail = (
+        f"Notebook: {where}\nKernel: {kernel}\n"
+        f"No cell has run for {seconds / 60:.0f} min while it holds "
+        f"{' and '.join(held) or 'resources'}.\n"
+        "Shut the kernel down, or free what it holds, if it is not needed."
+    )
+    with backend.db.transaction() as session:
+        user = actor_user(session, actor)
+        run, _found = load_run(session, user, run_id)
+        require_logger(run, user.id, "raise its idle alert")
+        require_running(run, "raise an idle alert")
+        dispatch_run_event(backend, session, run, "idle", detail=detail)
+        return {"run_id": run.id, "event": "idle", "text": detail}

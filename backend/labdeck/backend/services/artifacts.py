@@ -1,25 +1,29 @@
 """Artifacts (F-TM-10): versioned sets of files with aliases and metadata.
 
 Each version's files are written below
-`<store>/artifacts/<project id>/<name>/v<N>/` in the project's store (the
-team's connector or the default, F-TS-6); the database holds the version,
-its file list (size, SHA-256) and its aliases. Files are written last inside
-the transaction and removed again if it fails, and removed from storage only
-after a delete has committed, so rows and files never disagree for long.
+`<store>/artifacts/<project id>/<name>/<random folder>/` in the project's
+store (the team's connector or the default, F-TS-6); the database holds the
+version, its file list (size, SHA-256) and its aliases. The files are
+written before the rows, outside any transaction, and removed again when
+the rows cannot be committed; a delete removes them once it has committed
+(`storage.purge`). So no transaction waits on a store, and rows never name
+files that are not there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import storage, validate
-from ..access import ProjectAccess, actor_user
+from .. import locks, storage, validate
+from ..access import ProjectAccess, actor_user, project_by_id
 from ..context import Actor, Backend
 from ..errors import Conflict, Invalid, NotFound
 from ..models import (
@@ -31,7 +35,7 @@ from ..models import (
     User,
 )
 from ..paging import Page, page_result
-from .projects import is_id, load_project, project_by_id, user_label
+from .projects import load_project, user_label
 
 MAX_FILES = 10_000
 PATH_MAX = 512
@@ -89,7 +93,7 @@ def load_artifact(
     session: Session, user: User, artifact_id: Any
 ) -> tuple[ArtifactVersion, ProjectAccess]:
     """An artifact version the user may view, or NotFound as if it did not exist."""
-    version = session.get(ArtifactVersion, artifact_id) if is_id(artifact_id) else None
+    version = session.get(ArtifactVersion, artifact_id) if validate.is_row_id(artifact_id) else None
     if version is None:
         raise NotFound("no artifact with that id")
     found = project_by_id(session, user, version.project_id, "artifact")
@@ -176,6 +180,21 @@ def list_artifacts(
         return page_result(items, list(rows), page, lambda row: row[0].id)
 
 
+@dataclass(frozen=True)
+class _Upload:
+    """A version being created: what the client sent, and where its files went."""
+
+    name: str
+    kind: str
+    metadata: dict[str, Any]
+    content: list[tuple[str, bytes]]
+    prefix: str
+
+    @property
+    def size(self) -> int:
+        return sum(len(data) for _, data in self.content)
+
+
 def create_artifact(
     backend: Backend,
     actor: Actor,
@@ -185,43 +204,63 @@ def create_artifact(
     files: Sequence[tuple[str, bytes]],
 ) -> dict[str, Any]:
     """The next version of `meta["name"]` in the project; `latest` moves to it.
-    The quota is checked before any byte is written."""
+
+    Files first, rows after, and no database transaction open while the
+    store is written: (1) a read checks the permission and the quota and
+    picks the store; (2) the files go below a fresh prefix of their own;
+    (3) one transaction checks again, under the quota owner's lock
+    (`locks`), numbers the version and commits its rows. When (2) or (3)
+    fails the files are removed again, so rows never name missing files
+    and a failed upload leaves nothing behind."""
     name, kind, metadata = _meta(meta)
     content = _files(files)
-    size = sum(len(data) for _, data in content)
-    written: str | None = None
+    with backend.db.reader() as session:
+        user = actor_user(session, actor)
+        found = load_project(session, user, entity, project)
+        found.require("create artifacts", user)
+        upload = _Upload(name, kind, metadata, content, "")
+        storage.require_quota(session, backend, found.project, upload.size)
+        root = storage.store_for(session, backend, found.project)
+        folder = [str(found.project.id), name, secrets.token_hex(8)]
+    upload = replace(upload, prefix=storage.join(root, "artifacts", *folder))
+    try:
+        storage.write_files(backend, upload.prefix, content)
+        return _record_version(backend, actor, entity, project, upload)
+    except BaseException:
+        storage.purge(backend, [upload.prefix])
+        raise
+
+
+def _record_version(
+    backend: Backend, actor: Actor, entity: str, project: str, upload: _Upload
+) -> dict[str, Any]:
+    """The rows of a version whose files are stored already."""
     try:
         with backend.db.transaction() as session:
+            found = load_project(session, actor_user(session, actor), entity, project)
+            locks.hold(session, locks.quota_owner(found.project.team_id, found.project.owner_id))
             user = actor_user(session, actor)
             found = load_project(session, user, entity, project)
             found.require("create artifacts", user)
             proj = found.project
+            storage.require_quota(session, backend, proj, upload.size)
             last = session.scalar(
                 select(func.max(ArtifactVersion.version)).where(
-                    ArtifactVersion.project_id == proj.id, ArtifactVersion.name == name
+                    ArtifactVersion.project_id == proj.id, ArtifactVersion.name == upload.name
                 )
             )
-            number = (last or 0) + 1
-            storage.require_quota(session, backend, proj, size)
-            root = storage.store_for(session, backend, proj)
-            prefix = storage.join(root, "artifacts", str(proj.id), name, f"v{number}")
             version = ArtifactVersion(
                 project_id=proj.id,
-                name=name,
-                type=kind,
-                version=number,
-                meta=metadata,
-                size_bytes=size,
-                storage_url=prefix,
+                name=upload.name,
+                type=upload.kind,
+                version=(last or 0) + 1,
+                meta=upload.metadata,
+                size_bytes=upload.size,
+                storage_url=upload.prefix,
                 created_by=user.id,
             )
             session.add(version)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise Conflict(
-                    f"another version of {name!r} was created at the same time; try again"
-                ) from None
+            session.flush()
             session.add_all(
                 ArtifactFile(
                     version_id=version.id,
@@ -229,17 +268,15 @@ def create_artifact(
                     size_bytes=len(data),
                     sha256=hashlib.sha256(data).hexdigest(),
                 )
-                for path, data in content
+                for path, data in upload.content
             )
             _point_alias(session, version, LATEST)
             session.flush()
-            written = prefix
-            storage.write_files(prefix, content)
             return artifact_view(session, version, found)
-    except BaseException:
-        if written is not None:
-            storage.delete_prefix(written)
-        raise
+    except IntegrityError:
+        raise Conflict(
+            f"another version of {upload.name!r} was created at the same time; try again"
+        ) from None
 
 
 def _point_alias(session: Session, version: ArtifactVersion, alias: str) -> None:
@@ -313,7 +350,7 @@ def delete_artifact(backend: Backend, actor: Actor, artifact_id: int) -> None:
             )
         prefix = version.storage_url
         session.delete(version)
-    storage.delete_prefix(prefix)
+    storage.purge(backend, [prefix])
 
 
 def put_alias(backend: Backend, actor: Actor, artifact_id: int, alias: str) -> dict[str, Any]:
@@ -345,12 +382,13 @@ def delete_alias(backend: Backend, actor: Actor, artifact_id: int, alias: str) -
         return artifact_view(session, version, found)
 
 
-def read_file(session: Session, version: ArtifactVersion, path: Any) -> bytes:
-    """The content of one recorded file of a version; only recorded paths are
-    read, so a crafted path cannot reach outside the version's prefix."""
+def file_url(session: Session, version: ArtifactVersion, path: Any) -> str:
+    """Where one recorded file of a version is stored; only recorded paths
+    are, so a crafted path cannot reach outside the version's prefix. (The
+    caller reads it once its transaction is over.)"""
     if not isinstance(path, str) or session.get(ArtifactFile, (version.id, path)) is None:
         raise NotFound("this artifact version has no such file")
-    return storage.open_file(storage.join(version.storage_url, path))
+    return storage.join(version.storage_url, path)
 
 
 def download_file(backend: Backend, actor: Actor, artifact_id: int, path: str) -> bytes:
@@ -358,4 +396,5 @@ def download_file(backend: Backend, actor: Actor, artifact_id: int, path: str) -
         user = actor_user(session, actor)
         version, found = load_artifact(session, user, artifact_id)
         found.require("download artifact", user)
-        return read_file(session, version, path)
+        url = file_url(session, version, path)
+    return storage.open_file(backend, url)

@@ -3,14 +3,16 @@
 The archive holds one JSON document (`team.json` or `user.json`) with every
 record, `runs/<run id>/metrics.csv` with each run's points (one row a point:
 `key,t,value`, a format that needs no column per key and loses nothing),
-and the files of every artifact version under
-`artifacts/<version id>/<path>`. A file that is gone from its store, or
-whose path could escape the archive's folder when unpacked, is listed with
-`"archive_path": null` instead of failing the whole export.
+the files of every artifact version under `artifacts/<version id>/<path>`,
+and each run's saved code (F-TS-4) under `runs/<run id>/code/`. A file
+that is gone from its store, or whose path could escape the archive's
+folder when unpacked, is listed with `"archive_path": null` instead of
+failing the whole export.
 
 Everything is read in one read-only unit of work, so the archive is one
 consistent picture even while runs keep logging; each kind of record is
-one query, however many projects there are.
+one query, however many projects there are. The artifact files are read
+from their stores after it, outside any transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import posixpath
 import zipfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -37,7 +40,7 @@ from ..models import (
     ArtifactAlias,
     ArtifactFile,
     ArtifactVersion,
-    BetaFeature,
+    BetaFeatureChoice,
     CellMarker,
     CustomRole,
     Email,
@@ -55,11 +58,13 @@ from ..models import (
     ReportComment,
     ReportFollower,
     Run,
+    RunFile,
     Team,
     User,
     utcnow,
 )
 from ..permissions import require
+from ..roles import AccountType
 from .invitations import invitation_query, invitation_view
 from .members import member_row_view, members_query
 from .team_settings import settings_view
@@ -127,23 +132,31 @@ def _write_metrics(zf: zipfile.ZipFile, session: Session, run_ids: Select[Any]) 
     return written
 
 
-def _write_files(
-    zf: zipfile.ZipFile, version: ArtifactVersion, files: list[ArtifactFile]
+def _list_files(
+    archive: _Archive, version: ArtifactVersion, files: list[ArtifactFile]
 ) -> list[dict[str, Any]]:
+    """The version's files as listed in the document; each one whose path is
+    safe in an archive is fetched into it later (`_Archive.fetch`)."""
     listed = []
     for file in files:
-        member, data = _safe_path(file.path), None
+        entry = _pick(file, "path", "size_bytes", "sha256") | {"archive_path": None}
+        member = _safe_path(file.path)
         if member is not None:
-            try:
-                data = storage.open_file(storage.join(version.storage_url, file.path))
-            except (LabdeckError, OSError, ValueError):
-                data = None
-        archive_path = None
-        if data is not None:
-            archive_path = f"artifacts/{version.id}/{member}"
-            zf.writestr(archive_path, data)
-        listed.append(_pick(file, "path", "size_bytes", "sha256") | {"archive_path": archive_path})
+            url = storage.join(version.storage_url, file.path)
+            archive.add_later(entry, url, f"artifacts/{version.id}/{member}")
+        listed.append(entry)
     return listed
+
+
+def _code_file(archive: _Archive, file: RunFile) -> dict[str, Any]:
+    """A run's saved code file (F-TS-4) as listed; its text is fetched into
+    `runs/<run id>/code/<seq>-<kind>` later, like an artifact's files."""
+    entry = _pick(file, "seq", "kind", "name", "size_bytes") | {"archive_path": None}
+    suffix = "txt" if file.kind == "command" else "py"
+    archive.add_later(
+        entry, file.storage_url, f"runs/{file.run_id}/code/{file.seq:05d}-{file.kind}.{suffix}"
+    )
+    return entry
 
 
 def _rows(session: Session, column: Any, ids: Select[Any], *order: Any) -> list[Any]:
@@ -151,7 +164,7 @@ def _rows(session: Session, column: Any, ids: Select[Any], *order: Any) -> list[
     return list(session.scalars(select(column.class_).where(column.in_(ids)).order_by(*order)))
 
 
-def _content(zf: zipfile.ZipFile, session: Session, project_ids: Select[Any]) -> dict[str, Any]:
+def _content(archive: _Archive, session: Session, project_ids: Select[Any]) -> dict[str, Any]:
     """Projects, runs (with metrics and cell markers), reports and artifacts
     of the projects that `project_ids` selects."""
     projects = _rows(session, Project.id, project_ids, Project.id)
@@ -159,10 +172,11 @@ def _content(zf: zipfile.ZipFile, session: Session, project_ids: Select[Any]) ->
     runs = _rows(session, Run.project_id, project_ids, Run.created_at, Run.id)
     run_ids = select(Run.id).where(Run.project_id.in_(project_ids))
     markers = _by(_rows(session, CellMarker.run_id, run_ids, CellMarker.start_t), "run_id")
-    with_points = _write_metrics(zf, session, run_ids)
+    code = _by(_rows(session, RunFile.run_id, run_ids, RunFile.run_id, RunFile.seq), "run_id")
+    with_points = _write_metrics(archive.zf, session, run_ids)
     for run in runs:
         if run.id not in with_points:
-            zf.writestr(f"runs/{run.id}/metrics.csv", METRICS_HEADER)
+            archive.zf.writestr(f"runs/{run.id}/metrics.csv", METRICS_HEADER)
     reports = _rows(session, Report.project_id, project_ids, Report.id)
     report_ids = select(Report.id).where(Report.project_id.in_(project_ids))
     comments = _rows(
@@ -202,6 +216,7 @@ def _content(zf: zipfile.ZipFile, session: Session, project_ids: Select[Any]) ->
                 "logged_by": names.get(r.logged_by),
                 "metrics": f"runs/{r.id}/metrics.csv",
                 "cell_markers": [_pick(m, *marker_fields) for m in markers.get(r.id, [])],
+                "code": [_code_file(archive, f) for f in code.get(r.id, [])],
             }
             for r in runs
         ],
@@ -225,7 +240,7 @@ def _content(zf: zipfile.ZipFile, session: Session, project_ids: Select[Any]) ->
                 "metadata": v.meta,
                 "aliases": sorted(a.alias for a in aliases.get(v.id, [])),
                 "created_by": names.get(v.created_by),
-                "files": _write_files(zf, v, files.get(v.id, [])),
+                "files": _list_files(archive, v, files.get(v.id, [])),
             }
             for v in versions
         ],
@@ -258,12 +273,43 @@ def _registry(session: Session, team_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _archive(document_name: str, fill: Callable[[zipfile.ZipFile], dict[str, Any]]) -> bytes:
-    """A zip built in memory: `fill(zf)` writes the files and returns the
-    JSON document, which is written last, once everything it lists exists."""
+@dataclass
+class _Archive:
+    """A zip being built in memory, and the artifact files it still lacks:
+    those are read from their stores only once the database work is over
+    (`_archive`), so no transaction waits on a store."""
+
+    zf: zipfile.ZipFile
+    pending: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
+
+    def add_later(self, listed: dict[str, Any], url: str, member: str) -> None:
+        self.pending.append((listed, url, member))
+
+    def fetch(self, backend: Backend) -> None:
+        """Each pending file into the archive; one gone from its store (or
+        whose store fails) stays listed with `archive_path` null."""
+        for listed, url, member in self.pending:
+            try:
+                data = storage.open_file(backend, url)
+            except (LabdeckError, OSError, ValueError):
+                continue
+            self.zf.writestr(member, data)
+            listed["archive_path"] = member
+
+
+def _archive(
+    backend: Backend, document_name: str, fill: Callable[[Session, _Archive], dict[str, Any]]
+) -> bytes:
+    """A zip built in memory: `fill` reads the database (one read-only unit
+    of work, so one consistent picture) and writes what it holds; then the
+    artifact files are fetched, and the JSON document is written last, once
+    everything it lists exists."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        document = fill(zf)
+        archive = _Archive(zf)
+        with backend.db.reader() as session:
+            document = fill(session, archive)
+        archive.fetch(backend)
         zf.writestr(document_name, json.dumps(document, indent=2, ensure_ascii=False))
     return buffer.getvalue()
 
@@ -278,47 +324,46 @@ def _write_avatar(zf: zipfile.ZipFile, png: bytes | None) -> str | None:
 def export_team(backend: Backend, actor: Actor, team: str) -> bytes:
     """Team admins only: the archive holds the team's private projects and its
     settings, alert addresses included."""
-    with backend.db.reader() as session:
+
+    def fill(session: Session, archive: _Archive) -> dict[str, Any]:
         user = actor_user(session, actor)
         found = visible_team(session, user, team)
         require("view team settings", team_subject(session, found, user))
         org = session.get(Organization, found.org_id)
+        now = utcnow()
+        content = _content(archive, session, select(Project.id).where(Project.team_id == found.id))
+        avatar = session.scalar(select(Team.avatar_png).where(Team.id == found.id))
+        services = session.scalars(
+            select(User)
+            .where(User.service_team_id == found.id, User.account_type == AccountType.SERVICE)
+            .order_by(User.username)
+        )
+        invites = session.execute(
+            invitation_query().where(Invitation.team_id == found.id).order_by(Invitation.id)
+        )
+        people = session.execute(members_query(found).order_by(User.username))
+        return {
+            "format": "labdeck-team-export",
+            "format_version": FORMAT_VERSION,
+            "exported_at": now.isoformat(),
+            "exported_by": user.username,
+            "team": _pick(found, "name", "type", "created_at", "intro", "profile_public")
+            | {
+                "organization": org.name if org else None,
+                "profile": found.profile,
+                "avatar": _write_avatar(archive.zf, avatar),
+            },
+            "settings": settings_view(session, found),
+            "members": [member_row_view(row) for row in people],
+            "service_accounts": [
+                _pick(s, "username", "name", "created_at", "deleted") for s in services
+            ],
+            "invitations": [invitation_view(row, now) for row in invites],
+            "registry": _registry(session, found.id),
+            **content,
+        }
 
-        def fill(zf: zipfile.ZipFile) -> dict[str, Any]:
-            now = utcnow()
-            content = _content(zf, session, select(Project.id).where(Project.team_id == found.id))
-            avatar = session.scalar(select(Team.avatar_png).where(Team.id == found.id))
-            services = session.scalars(
-                select(User)
-                .where(User.service_team_id == found.id, User.account_type == "service")
-                .order_by(User.username)
-            )
-            invites = session.execute(
-                invitation_query().where(Invitation.team_id == found.id).order_by(Invitation.id)
-            )
-            people = session.execute(members_query(found).order_by(User.username))
-            return {
-                "format": "labdeck-team-export",
-                "format_version": FORMAT_VERSION,
-                "exported_at": now.isoformat(),
-                "exported_by": user.username,
-                "team": _pick(found, "name", "type", "created_at", "intro", "profile_public")
-                | {
-                    "organization": org.name if org else None,
-                    "profile": found.profile,
-                    "avatar": _write_avatar(zf, avatar),
-                },
-                "settings": settings_view(session, found),
-                "members": [member_row_view(row) for row in people],
-                "service_accounts": [
-                    _pick(s, "username", "name", "created_at", "deleted") for s in services
-                ],
-                "invitations": [invitation_view(row, now) for row in invites],
-                "registry": _registry(session, found.id),
-                **content,
-            }
-
-        return _archive("team.json", fill)
+    return _archive(backend, "team.json", fill)
 
 
 def _account(session: Session, user: User) -> dict[str, Any]:
@@ -326,7 +371,7 @@ def _account(session: Session, user: User) -> dict[str, Any]:
     the GitHub login but not its token."""
     emails = session.scalars(select(Email).where(Email.user_id == user.id).order_by(Email.id))
     keys = session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id))
-    flags = session.scalars(select(BetaFeature).where(BetaFeature.user_id == user.id))
+    choices = session.scalars(select(BetaFeatureChoice).where(BetaFeatureChoice.user_id == user.id))
     alerts = session.scalars(
         select(AlertPreference).where(
             AlertPreference.user_id == user.id, AlertPreference.team_id.is_(None)
@@ -358,7 +403,7 @@ def _account(session: Session, user: User) -> dict[str, Any]:
             _pick(k, "id", "name", "prefix", "created_at", "last_used_at", "revoked_at")
             for k in keys
         ],
-        "beta_features": {f.flag: f.enabled for f in flags},
+        "beta_features": {c.name: c.enabled for c in choices},
         "alerts": {
             "preferences": [_pick(a, "event", "channel", "enabled") for a in alerts],
             "slack_webhook_url": user.slack_webhook_url,
@@ -383,19 +428,19 @@ def _account(session: Session, user: User) -> dict[str, Any]:
 def export_user(backend: Backend, actor: Actor) -> bytes:
     """The actor's own data: account records and personal projects. Runs the
     person logged to team projects are the team's, exported with the team."""
-    with backend.db.reader() as session:
+
+    def fill(session: Session, archive: _Archive) -> dict[str, Any]:
         user = actor_user(session, actor)
 
-        def fill(zf: zipfile.ZipFile) -> dict[str, Any]:
-            avatar = session.scalar(select(User.avatar_png).where(User.id == user.id))
-            content = _content(zf, session, select(Project.id).where(Project.owner_id == user.id))
-            return {
-                "format": "labdeck-user-export",
-                "format_version": FORMAT_VERSION,
-                "exported_at": utcnow().isoformat(),
-                **_account(session, user),
-                "avatar": _write_avatar(zf, avatar),
-                **content,
-            }
+        avatar = session.scalar(select(User.avatar_png).where(User.id == user.id))
+        content = _content(archive, session, select(Project.id).where(Project.owner_id == user.id))
+        return {
+            "format": "labdeck-user-export",
+            "format_version": FORMAT_VERSION,
+            "exported_at": utcnow().isoformat(),
+            **_account(session, user),
+            "avatar": _write_avatar(archive.zf, avatar),
+            **content,
+        }
 
-        return _archive("user.json", fill)
+    return _archive(backend, "user.json", fill)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from .. import validate
 from ..access import actor_user
-from ..context import Actor, Backend, Settings
+from ..config import Settings
+from ..context import Actor, Backend
 from ..errors import Conflict, Invalid, LabdeckError
 from ..models import GithubOAuthState, User, utcnow
 from ..tokens import digest, new_secret
@@ -47,8 +48,8 @@ def github_view(user: User) -> dict[str, Any]:
     return {"connected": user.github_token is not None, "login": user.github_login}
 
 
-def redirect_uri(settings: Settings) -> str:
-    return f"{settings.base_url}labdeck/api/github/callback"
+def redirect_uri(backend: Backend) -> str:
+    return backend.link("labdeck/api/github/callback")
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
@@ -78,12 +79,13 @@ def _fetch_json(request: urllib.request.Request) -> dict[str, Any]:
     return answer
 
 
-def _exchange_code(settings: Settings, code: str) -> str:
+def _exchange_code(backend: Backend, code: str) -> str:
+    settings = backend.settings
     form = {
         "client_id": settings.github_client_id,
         "client_secret": settings.github_client_secret,
         "code": code,
-        "redirect_uri": redirect_uri(settings),
+        "redirect_uri": redirect_uri(backend),
     }
     answer = _fetch_json(
         urllib.request.Request(
@@ -151,7 +153,7 @@ def start_connect(backend: Backend, actor: Actor) -> dict[str, str]:
         settings.github_authorize_url,
         {
             "client_id": settings.github_client_id,
-            "redirect_uri": redirect_uri(settings),
+            "redirect_uri": redirect_uri(backend),
             "state": state,
             "scope": SCOPE,
         },
@@ -172,7 +174,7 @@ def complete_connect(backend: Backend, actor: Actor, code: str, state: str) -> d
     state_hash = digest(clean_state)
     with backend.db.reader() as session:
         _check_state(session.get(GithubOAuthState, state_hash), actor_user(session, actor))
-    token = _exchange_code(backend.settings, clean_code)
+    token = _exchange_code(backend, clean_code)
     login = _fetch_login(backend.settings, token)
     with backend.db.transaction() as session:
         user = actor_user(session, actor)

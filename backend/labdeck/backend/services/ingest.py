@@ -8,17 +8,27 @@ table once per call:
 
 - one SELECT loads, in one row, every fact the checks need: the account,
   the run, its project, the account's membership and custom role on the
-  project's team, and whose quota the data counts against. The decision is
-  the same as everywhere else: `projects.subject_for` on those facts, then
-  `permissions.require`, then the run's lifecycle rules;
+  project's team, whose quota the data counts against, and how many
+  threshold rules (F-SM-11) could apply to the run. The decision is
+  the same as everywhere else: `access.subject_on_project` on those facts,
+  then `permissions.require`, then the run's lifecycle rules. On PostgreSQL
+  the same statement takes the lock of whose quota the data counts against
+  (`locks`), so the quota check below cannot be passed by two writers at once;
 - one SELECT of the run's series (plus one INSERT of the keys it lacks),
   one statement for the owner's storage usage;
-- one executemany INSERT of the points, one upsert of their summaries
-  (`rollups`), one executemany UPDATE of the series counters, and one UPDATE
-  of the heartbeat.
+- one INSERT of the points, one upsert of their summaries (`rollups`), one
+  UPDATE of the series counters (each an executemany on SQLite, a single
+  statement over unnested arrays on PostgreSQL, `bulk.py`), and one UPDATE
+  of the heartbeat;
+- only when some rule could apply: the rules, and the states of those that
+  match a key of the batch, read and written (`thresholds`), never the
+  points already stored.
 
-A point already stored at the same time is kept and the new one skipped, so
-a client may safely resend a batch whose answer it never got.
+A duplicate is a point at a (series, t) already stored: the stored value is
+kept and the new one skipped, so a client may safely resend a batch whose
+answer it never got. Writes into one run hold the same quota lock, so even
+copies of a batch sent at once are counted once: the series counters, the
+rollups, the storage used and the `written` answers all equal what is stored.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -44,8 +54,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import bulk, rollups, storage, validate
-from ..access import is_admin_account, member_subject
+from .. import bulk, locks, rollups, storage, thresholds, validate
+from ..access import member_subject, subject_on_project
 from ..context import Actor, Backend
 from ..errors import Invalid, NotFound, TooLarge, Unauthenticated
 from ..models import (
@@ -60,11 +70,16 @@ from ..models import (
     utcnow,
 )
 from ..permissions import require
-from .projects import subject_for
+from ..roles import is_admin_account
 from .runs import require_logger, require_running
 
 MAX_SAMPLES = 10_000
-MAX_POINTS_PER_CALL = 1_000_000
+# One write holds the database's write lock (SQLite: the whole file's) for
+# as long as it inserts, so a batch is capped: at the rate measured here
+# (benchmarks/metrics_ingest.py, ~130k points/s over HTTP on SQLite) the
+# largest takes well under a second, and a bigger one answers 413 before the
+# database is touched. A kernel's flush is a few thousand points.
+MAX_POINTS_PER_CALL = 50_000
 MAX_KEY_LEN = 512
 _POINTS: Table = MetricPoint.__table__  # type: ignore[assignment]
 _SERIES: Table = MetricSeries.__table__  # type: ignore[assignment]
@@ -114,7 +129,10 @@ def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
             raise Invalid(f"samples[{i}].values must be an object", field="samples")
         total += len(values)
         if total > MAX_POINTS_PER_CALL:
-            raise TooLarge(f"at most {MAX_POINTS_PER_CALL} points per call")
+            raise TooLarge(
+                f"at most {MAX_POINTS_PER_CALL} points (sample values) per call; "
+                "send the rest in another batch"
+            )
         for key, raw in values.items():
             kind = type(raw)
             if kind is float and finite(raw):
@@ -132,6 +150,18 @@ def _parse_samples(samples: Any) -> dict[str, dict[float, float]]:
     return series
 
 
+def first_batch(samples: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The longest head of `samples` that one call takes (`MAX_SAMPLES`,
+    `MAX_POINTS_PER_CALL`), at least one sample: how a client splits a backlog."""
+    points = 0
+    for i, sample in enumerate(samples[:MAX_SAMPLES]):
+        values = sample.get("values")
+        points += len(values) if isinstance(values, Mapping) else 0
+        if points > MAX_POINTS_PER_CALL and i > 0:
+            return samples[:i]
+    return samples[:MAX_SAMPLES]
+
+
 # -- who may write: every fact in one row ---------------------------------------------------
 
 _TARGET = (
@@ -141,6 +171,7 @@ _TARGET = (
         _USERS.c.service_team_id,
         _RUNS.c.id.label("run_id"),
         _RUNS.c.state,
+        _RUNS.c.ended_at,
         _RUNS.c.logged_by,
         _RUNS.c.created_by.label("run_created_by"),
         _PROJECTS.c.team_id,
@@ -154,6 +185,7 @@ _TARGET = (
         _TEAMS.c.storage_quota_bytes.label("team_quota"),
         _OWNERS.c.username.label("owner_name"),
         _OWNERS.c.storage_quota_bytes.label("owner_quota"),
+        thresholds.rules_of_run(_RUNS.c.created_by, _PROJECTS.c.team_id).label("rules"),
     )
     .select_from(_USERS)
     .outerjoin(_RUNS, _RUNS.c.id == bindparam("run_id"))
@@ -166,6 +198,11 @@ _TARGET = (
     .outerjoin(_TEAMS, _TEAMS.c.id == _PROJECTS.c.team_id)
     .outerjoin(_OWNERS, _OWNERS.c.id == _PROJECTS.c.owner_id)
     .where(_USERS.c.id == bindparam("user_id"))
+)
+# A write also takes its quota owner's lock (`locks`) in this first statement,
+# so the usage it reads next, and the points already stored, are exact.
+_TARGET_LOCKING = _TARGET.add_columns(
+    locks.quota_lock_column(_PROJECTS.c.team_id, _PROJECTS.c.owner_id).label("quota_lock")
 )
 
 
@@ -185,14 +222,21 @@ class _Target:
     state: str
     logged_by: int
     created_by: int
+    team_id: int | None
     quota: storage.QuotaOwner
+    rules: int = 0
+    ended_at: dt.datetime | None = None
 
 
-def _target(conn: Connection, actor: Actor, run_id: Any, doing: str, action: str | None) -> _Target:
+def _target(
+    conn: Connection, actor: Actor, run_id: Any, doing: str, action: str | None, *, lock: bool
+) -> _Target:
     """The checks of a kernel's call into its run (`runs.load_run`,
-    `require_logger`, then `action` if any), in that order, on one row."""
+    `require_logger`, then `action` if any), in that order, on one row;
+    `lock` takes the quota owner's lock on PostgreSQL as the row is read."""
     wanted = run_id if isinstance(run_id, str) and len(run_id) <= 16 else ""
-    row = conn.execute(_TARGET, {"user_id": actor.user_id, "run_id": wanted}).one_or_none()
+    query = _TARGET_LOCKING if lock and conn.dialect.name == "postgresql" else _TARGET
+    row = conn.execute(query, {"user_id": actor.user_id, "run_id": wanted}).one_or_none()
     if row is None or row.deleted:
         raise Unauthenticated("this account no longer exists")
     project = _ProjectFacts(row.team_id, row.owner_id, row.visibility, row.project_created_by)
@@ -206,14 +250,25 @@ def _target(conn: Connection, actor: Actor, run_id: Any, doing: str, action: str
         )
     subject = None
     if row.run_id is not None:
-        subject = subject_for(actor.user_id, row.account_type, row.service_team_id, project, team)
+        subject = subject_on_project(
+            actor.user_id, row.account_type, row.service_team_id, project, team
+        )
     if subject is None:
         raise NotFound("no run with that id")
     if row.team_id is not None:
         owner = storage.QuotaOwner(row.team_id, None, f"team {row.team_name}", row.team_quota)
     else:
         owner = storage.QuotaOwner(None, row.owner_id, f"user {row.owner_name}", row.owner_quota)
-    target = _Target(row.run_id, row.state, row.logged_by, row.run_created_by, owner)
+    target = _Target(
+        row.run_id,
+        row.state,
+        row.logged_by,
+        row.run_created_by,
+        row.team_id,
+        owner,
+        row.rules,
+        row.ended_at,
+    )
     require_logger(target, actor.user_id, doing)
     if action is not None:
         require(action, subject)
@@ -248,6 +303,12 @@ def _insert_points(conn: Connection, points: list[dict[str, Any]]) -> None:
 _SERIES_OF_RUN = select(_SERIES.c.key, _SERIES.c.id, _SERIES.c.last_t).where(
     _SERIES.c.run_id == bindparam("run_id")
 )
+# On SQLite (a kernel's own file: the recorder's flush is paid by the monitored
+# process) the two statements every flush runs besides the bulk ones go to the
+# driver as compiled here, sparing SQLAlchemy's per-call work (~0.1 ms each on
+# the 2-core machine of docs/sampling.md); their columns need no conversion but
+# the heartbeat's time, converted by the column's own type.
+_SQLITE_SERIES_OF_RUN = bulk.sqlite_sql(_SERIES_OF_RUN)
 
 
 def _series_ids(
@@ -256,7 +317,10 @@ def _series_ids(
     """key → (series id, last time), creating the missing series."""
 
     def load() -> dict[str, tuple[int, float | None]]:
-        rows = conn.execute(_SERIES_OF_RUN, {"run_id": run_id})
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(_SQLITE_SERIES_OF_RUN, {"run_id": run_id})
+        else:
+            rows = conn.execute(_SERIES_OF_RUN, {"run_id": run_id})
         return {key: (sid, last) for key, sid, last in rows}
 
     known = load()
@@ -325,12 +389,57 @@ def _count(conn: Connection, counters: list[dict[str, Any]]) -> None:
 
 
 _BEAT = update(_RUNS).where(_RUNS.c.id == bindparam("run_id")).values(heartbeat_at=bindparam("now"))
+_SQLITE_BEAT = bulk.sqlite_sql(_BEAT)
+_SQLITE = sqlite.dialect()
+_SQLITE_TIME = _RUNS.c.heartbeat_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
 
 
 def _beat(conn: Connection, run_id: str) -> dt.datetime:
     now = utcnow()
-    conn.execute(_BEAT, {"run_id": run_id, "now": now})
+    if conn.dialect.name == "sqlite" and _SQLITE_TIME is not None:
+        conn.exec_driver_sql(_SQLITE_BEAT, {"run_id": run_id, "now": _SQLITE_TIME(now)})
+    else:
+        conn.execute(_BEAT, {"run_id": run_id, "now": now})
     return now
+
+
+_REVIVE = (
+    update(_RUNS)
+    .where(
+        _RUNS.c.id == bindparam("run_id"),
+        _RUNS.c.state == "crashed",
+        _RUNS.c.ended_at == bindparam("was_ended_at"),
+    )
+    .values(state="running", ended_at=None)
+)
+
+
+def _epoch(when: dt.datetime) -> float:
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+def _revive_if_alive(
+    conn: Connection, run: _Target, series: dict[str, dict[float, float]]
+) -> _Target:
+    """A run reaped `crashed` while its kernel was alive (issue 9): its batch
+    waited in an overloaded service's queue past the heartbeat staleness, or
+    another service process reaped it. Points sampled after the run's end
+    prove the kernel outlived it, so the run is `running` again and the batch
+    is stored rather than refused (its points would be lost). The
+    `run_crashed` alert already sent stays sent. A run that ended any other
+    way, or a batch no newer than the end (a resent one), is refused as before."""
+    if run.state != "crashed" or run.ended_at is None or not series:
+        return run
+    newest = max(max(points) for points in series.values() if points)
+    if newest <= _epoch(run.ended_at):
+        return run
+    revived = conn.execute(_REVIVE, {"run_id": run.id, "was_ended_at": run.ended_at}).rowcount
+    state = (
+        "running"
+        if revived
+        else conn.execute(select(_RUNS.c.state).where(_RUNS.c.id == run.id)).scalar_one()
+    )
+    return replace(run, state=state, ended_at=None)
 
 
 def write_samples(
@@ -340,12 +449,14 @@ def write_samples(
     Answers how many points were new and how many were already there."""
     series = _parse_samples(samples)
     with backend.db.statements() as conn:
-        run = _target(conn, actor, run_id, "write its metrics", "log experiments")
+        run = _target(conn, actor, run_id, "write its metrics", "log experiments", lock=True)
+        run = _revive_if_alive(conn, run, series)
         require_running(run, "write metrics")
         ids = _series_ids(conn, run.id, list(series)) if series else {}
         stored = _already_stored(conn, series, ids)
         points: list[dict[str, Any]] = []
         counters: list[dict[str, Any]] = []
+        new: dict[str, dict[float, float]] = {}
         for key, by_time in series.items():
             sid = ids[key][0]
             # An appending writer has nothing stored at these times: no filtering.
@@ -353,6 +464,7 @@ def write_samples(
                 {t: v for t, v in by_time.items() if (sid, t) not in stored} if stored else by_time
             )
             if fresh:
+                new[key] = fresh
                 points.extend([{"series_id": sid, "t": t, "v": v} for t, v in fresh.items()])
                 counters.append({"b_id": sid, "b_n": len(fresh), "b_last": max(fresh)})
         storage.require_room(conn, backend, run.quota, storage.POINT_BYTES * len(points))
@@ -360,15 +472,37 @@ def write_samples(
             _insert_points(conn, points)
             rollups.upsert(conn, rollups.summarize(points))
             _count(conn, counters)
+            # Threshold rules see every new point here, kernels' and REST writers' alike;
+            # a run that no rule can apply to pays nothing more than a count above.
+            if run.rules:
+                before = {key: ids[key][1] for key in new}
+                thresholds.evaluate(backend, conn, run.id, run.created_by, run.team_id, new, before)
         _beat(conn, run.id)
         total = sum(len(by_time) for by_time in series.values())
         return {"written": len(points), "duplicates": total - len(points)}
 
 
+def warm_up(backend: Backend, actor: Actor, run_id: str) -> None:
+    """A heartbeat that also runs every read of `write_samples` once, when a
+    recorder starts, on its own thread: SQLAlchemy compiles a statement the
+    first time an engine runs it (~20 ms for a first write, against a few ms
+    for the next), and the sampler's process pays that CPU either way, so it
+    is paid here at the start rather than in the middle of the run."""
+    with backend.db.statements() as conn:
+        run = _target(conn, actor, run_id, "send its heartbeat", None, lock=True)
+        require_running(run, "send a heartbeat")
+        conn.execute(_SERIES_OF_RUN, {"run_id": run.id}).all()
+        if run.quota.team_id is not None:
+            storage.usage_for_team(conn, run.quota.team_id)
+        elif run.quota.user_id is not None:
+            storage.usage_for_user(conn, run.quota.user_id)
+        _beat(conn, run.id)
+
+
 def heartbeat(backend: Backend, actor: Actor, run_id: str) -> dict[str, Any]:
     """The kernel's sign of life; a reaped run answers 409 so it learns why."""
     with backend.db.statements() as conn:
-        run = _target(conn, actor, run_id, "send its heartbeat", None)
+        run = _target(conn, actor, run_id, "send its heartbeat", None, lock=False)
         require_running(run, "send a heartbeat")
         now = _beat(conn, run.id)
         return {"id": run.id, "state": run.state, "heartbeat_at": now.isoformat()}

@@ -20,12 +20,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from .. import validate
+from .. import locks, validate
 from ..access import actor_user, team_subject, visible_team
 from ..context import Actor, Backend
 from ..errors import Conflict, Invalid, NotFound
 from ..models import CustomRole, Email, Invitation, Membership, Team, User, utcnow
-from ..notifier import Message
+from ..notifier import Message, mail_note
 from ..permissions import require
 from ..tokens import digest, new_secret
 from .orgs import join_org
@@ -97,12 +97,16 @@ def invite(backend: Backend, actor: Actor, team: str, email: str, role: str) -> 
         member = session.scalar(
             select(Membership.user_id)
             .join(Email, Email.user_id == Membership.user_id)
-            .where(Membership.team_id == found.id, Email.address == address)
+            .where(
+                Membership.team_id == found.id,
+                Email.address == address,
+                Email.verified.is_(True),
+            )
         )
         if member is not None:
             raise Conflict(f"{address} belongs to a member of {found.name}", field="email")
         # Two admins inviting the same address at once must not both pass the check below.
-        session.execute(select(Team.id).where(Team.id == found.id).with_for_update())
+        locks.hold(session, locks.team(found.id))
         now = utcnow()
         open_one = session.scalar(
             select(Invitation.id).where(
@@ -130,7 +134,8 @@ def invite(backend: Backend, actor: Actor, team: str, email: str, role: str) -> 
         )
         session.add(invitation)
         session.flush()
-        link = backend.settings.base_url.rstrip("/") + "/lab"
+        lab = backend.link("lab")
+        seen = backend.link("labdeck/api/me/invitations")
         shown_role = role_name(base, custom.name if custom else None)
         backend.notifier.send(
             session,
@@ -141,15 +146,17 @@ def invite(backend: Backend, actor: Actor, team: str, email: str, role: str) -> 
                 body=(
                     f"{user.username} invited you to join the team {found.name} "
                     f"as {shown_role}.\n\n"
-                    f"Open {link}, sign in with an account that has verified {address}, "
+                    f"Open {lab}, sign in with an account that has verified {address}, "
                     "and accept the invitation under Teams > Invitations in the labdeck "
-                    f"panel.\n\nThe invitation expires on "
+                    f"panel. Your pending invitations: {seen}\n\nThe invitation expires on "
                     f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC."
                 ),
                 kind="team_invitation",
             ),
         )
-        return _view_of(session, invitation.id)
+        view = _view_of(session, invitation.id)
+        view["mail"] = mail_note(backend.settings, "the invitation", address)
+        return view
 
 
 def list_my_invitations(backend: Backend, actor: Actor) -> list[dict[str, Any]]:
@@ -170,8 +177,9 @@ def list_my_invitations(backend: Backend, actor: Actor) -> list[dict[str, Any]]:
 
 
 def _addressed_to(session: Session, user: User, invitation_id: int) -> Invitation:
-    """The invitation, locked, if it is addressed to one of the user's
-    verified emails; NotFound for anyone else, exactly as for a missing id."""
+    """The invitation, its row locked (so it is answered once), if it is
+    addressed to one of the user's verified emails; NotFound for anyone
+    else, exactly as for a missing id."""
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
     if invitation is not None:
         verified = session.scalar(
@@ -195,10 +203,14 @@ def _require_open(invitation: Invitation) -> None:
 
 
 def accept_invitation(backend: Backend, actor: Actor, invitation_id: int) -> dict[str, Any]:
-    """Join the team with the invited role (and its organization)."""
+    """Join the team with the invited role (and its organization), holding
+    the team's lock and then the account's (`locks`)."""
     number = _invitation_id(invitation_id)
     try:
         with backend.db.transaction() as session:
+            team_id = session.scalar(select(Invitation.team_id).where(Invitation.id == number))
+            user = actor_user(session, actor)
+            locks.hold(session, *([locks.team(team_id)] if team_id else []), locks.user(user.id))
             user = actor_user(session, actor)
             invitation = _addressed_to(session, user, number)
             _require_open(invitation)

@@ -1,9 +1,10 @@
 """Team members and their roles (F-TM-2, F-TM-4, F-TM-7).
 
-A team always keeps an admin: every change that would take away the last
-one is refused. The admin rows are read `FOR UPDATE` before such a change,
-so two admins demoting each other at the same moment cannot both succeed
-(SQLite gets the same from its one writer at a time).
+A team always keeps an admin who can sign in: every change that would take
+away the last one is refused. Every such change holds the team's lock and
+then the member's (`locks`, the one place that says so) before it counts
+the admins, so no interleaving of demotions, removals, departures and
+account deletions can leave a team without one.
 
 Service accounts hold a membership (that is what lets them log runs) but
 are not people: they are listed and removed through `service_accounts`, not
@@ -13,22 +14,24 @@ keep their `created_by` and stay in the team's projects.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import validate
+from .. import locks, validate
 from ..access import actor_user, team_subject, visible_team
 from ..context import Actor, Backend
 from ..errors import Conflict, Invalid, NotFound
 from ..models import CustomRole, Email, Invitation, Membership, OrgMember, Team, User, utcnow
 from ..paging import Page, page_result
 from ..permissions import require
+from ..roles import AccountType, TeamRole, is_service_account, is_team_admin
 from .invitations import invitation_query, invitation_view
 from .orgs import join_org, leave_org_if_unused
-from .teams import ADMIN_ROLE, require_role_grant, resolve_role, role_name
+from .teams import require_role_grant, resolve_role, role_name
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -51,7 +54,7 @@ def members_query(team: Team) -> Select[Unpack[tuple[Any, ...]]]:
         .outerjoin(Email, (Email.user_id == User.id) & Email.is_primary.is_(True))
         .outerjoin(CustomRole, CustomRole.id == Membership.custom_role_id)
         .outerjoin(OrgMember, (OrgMember.user_id == User.id) & (OrgMember.org_id == team.org_id))
-        .where(Membership.team_id == team.id, User.account_type != "service")
+        .where(Membership.team_id == team.id, User.account_type != AccountType.SERVICE)
     )
 
 
@@ -71,7 +74,7 @@ def _members_page_query(after: bool) -> Select[Any]:
             Membership.custom_role_id,
         )
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == bindparam("team_id"), User.account_type != "service")
+        .where(Membership.team_id == bindparam("team_id"), User.account_type != AccountType.SERVICE)
     )
     if after:
         picked = picked.where(User.username > bindparam("after"))
@@ -165,7 +168,7 @@ def _target(session: Session, team: Team, username: Any) -> tuple[User, Membersh
         .where(
             Membership.team_id == team.id,
             User.username == name,
-            User.account_type != "service",
+            User.account_type != AccountType.SERVICE,
         )
     ).one_or_none()
     if row is None:
@@ -173,17 +176,49 @@ def _target(session: Session, team: Team, username: Any) -> tuple[User, Membersh
     return row[0], row[1]
 
 
+def sole_admin_of(session: Session, user_id: int, team_ids: Iterable[int]) -> list[Team]:
+    """The teams among `team_ids` that would have no admin who can sign in
+    (service accounts and deleted accounts cannot) without `user_id`. The
+    caller holds those teams' locks (`locks`), so the count stays true until
+    it commits."""
+    ids = list(team_ids)
+    if not ids:
+        return []
+    others = (
+        select(Membership.team_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.team_id.in_(ids),
+            Membership.role == TeamRole.ADMIN,
+            Membership.user_id != user_id,
+            User.deleted.is_(False),
+            User.account_type != AccountType.SERVICE,
+        )
+    )
+    return list(
+        session.scalars(
+            select(Team).where(Team.id.in_(ids), Team.id.not_in(others)).order_by(Team.name)
+        )
+    )
+
+
 def _keep_an_admin(session: Session, team: Team, leaving: User) -> None:
-    admins = session.scalars(
-        select(Membership.user_id)
-        .where(Membership.team_id == team.id, Membership.role == ADMIN_ROLE)
-        .with_for_update()
-    ).all()
-    if list(admins) == [leaving.id]:
+    if sole_admin_of(session, leaving.id, [team.id]):
         raise Conflict(
             f"{leaving.username} is the last admin of {team.name}; "
             "a team always keeps at least one admin, so make someone else admin first"
         )
+
+
+def _locked_team(session: Session, actor: Actor, team: str, username: str) -> tuple[User, Team]:
+    """The actor and the team, read after taking the team's lock and the
+    lock of the account named `username` (`locks`: TEAM, then USER)."""
+    found = visible_team(session, actor_user(session, actor), team)
+    target = session.scalar(select(User.id).where(User.username == username))
+    keys = [locks.team(found.id)] + ([locks.user(target)] if target is not None else [])
+    locks.hold(session, *keys)
+    user = actor_user(session, actor)
+    return user, visible_team(session, user, team)
 
 
 def add_member(
@@ -195,14 +230,13 @@ def add_member(
     validate.text(role, "role", max_len=64, min_len=1)
     try:
         with backend.db.transaction() as session:
-            user = actor_user(session, actor)
-            found = visible_team(session, user, team)
+            user, found = _locked_team(session, actor, team, name)
             subject = team_subject(session, found, user)
             require("add team members", subject)
             base, custom = resolve_role(session, found, role)
             require_role_grant(subject, base, custom)
             target = session.scalar(select(User).where(User.username == name))
-            if target is None or target.deleted or target.account_type == "service":
+            if target is None or target.deleted or is_service_account(target.account_type):
                 raise NotFound(f"no user named {name!r}")
             if session.get(Membership, (found.id, target.id)) is not None:
                 raise Conflict(f"{name} is already a member of {found.name}", field="username")
@@ -223,18 +257,17 @@ def add_member(
 def change_role(
     backend: Backend, actor: Actor, team: str, username: str, role: str
 ) -> dict[str, Any]:
-    validate.username(username)
+    name = validate.username(username)
     validate.text(role, "role", max_len=64, min_len=1)
     with backend.db.transaction() as session:
-        user = actor_user(session, actor)
-        found = visible_team(session, user, team)
+        user, found = _locked_team(session, actor, team, name)
         subject = team_subject(session, found, user)
         require("change member roles", subject)
         target, member = _target(session, found, username)
         base, custom = resolve_role(session, found, role)
         if custom is not None:
             require("assign custom roles", subject)
-        was_admin, becomes_admin = member.role == ADMIN_ROLE, base == ADMIN_ROLE
+        was_admin, becomes_admin = is_team_admin(member.role), is_team_admin(base)
         if was_admin != becomes_admin:
             require("add or remove team admins", subject)
         if was_admin and not becomes_admin:
@@ -248,17 +281,16 @@ def remove_member(backend: Backend, actor: Actor, team: str, username: str) -> N
     """Anyone may leave a team (removing themselves needs no permission);
     removing someone else needs "remove team members", and an admin also
     "add or remove team admins". The last admin can do neither."""
-    validate.username(username)
+    name = validate.username(username)
     with backend.db.transaction() as session:
-        user = actor_user(session, actor)
-        found = visible_team(session, user, team)
+        user, found = _locked_team(session, actor, team, name)
         subject = team_subject(session, found, user)
-        target, member = _target(session, found, username)
+        target, member = _target(session, found, name)
         if target.id != user.id:
             require("remove team members", subject)
-            if member.role == ADMIN_ROLE:
+            if is_team_admin(member.role):
                 require("add or remove team admins", subject)
-        if member.role == ADMIN_ROLE:
+        if is_team_admin(member.role):
             _keep_an_admin(session, found, target)
         session.delete(member)
         session.flush()

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import validate
+from .. import locks, validate
 from ..access import account_subject, actor_user, is_system_admin
 from ..context import Actor, Backend
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import CustomRole, Email, Membership, Organization, OrgMember, Team, User
-from ..permissions import CUSTOM_ROLE_BASES, CUSTOMIZABLE_ACTIONS, TEAM_ROLES, require
+from ..permissions import CUSTOMIZABLE_ACTIONS, TEAM_ROLES, require
+from ..roles import CUSTOM_ROLE_BASES, org_role
 
 ACCESS_LEVELS = ("full", "limited", "none")
 MEMBER_FIELDS = ("models_access", "weave_access", "admin")
@@ -34,7 +35,9 @@ def find_org(session: Session, name: str) -> Organization | None:
 
 
 def join_org(session: Session, org_id: int, user_id: int, *, admin: bool = False) -> OrgMember:
-    """Make the user an organization member (keeping any access already set)."""
+    """Make the user an organization member (keeping any access already set).
+    The caller holds the user's lock (`locks`), as `leave_org_if_unused`'s does,
+    so a join and a leave of one account never interleave."""
     member = session.get(OrgMember, (org_id, user_id))
     if member is None:
         member = OrgMember(
@@ -53,7 +56,8 @@ def join_org(session: Session, org_id: int, user_id: int, *, admin: bool = False
 
 def leave_org_if_unused(session: Session, org_id: int, user_id: int) -> None:
     """Drop the organization membership once the user is in none of its teams,
-    unless they administer the organization (that role is not a team's)."""
+    unless they administer the organization (that role is not a team's).
+    The caller holds the user's lock (`locks`)."""
     member = session.get(OrgMember, (org_id, user_id))
     if member is None or member.is_admin:
         return
@@ -84,7 +88,7 @@ def _require_org_admin(org: Organization, member: OrgMember | None, what: str) -
 
 
 def org_view(org: Organization, member: OrgMember | None) -> dict[str, Any]:
-    role = None if member is None else ("admin" if member.is_admin else "member")
+    role = None if member is None else org_role(member.is_admin)
     return {"name": org.name, "created_at": org.created_at.isoformat(), "my_role": role}
 
 
@@ -117,6 +121,7 @@ def create_org(backend: Backend, actor: Actor, name: str) -> dict[str, Any]:
         with backend.db.transaction() as session:
             user = actor_user(session, actor)
             require("create organizations and custom roles", account_subject(user))
+            locks.hold(session, locks.user(user.id))
             if find_org(session, org_name) is not None:
                 raise Conflict(f"an organization named {org_name!r} exists", field="name")
             org = Organization(name=org_name)
@@ -237,12 +242,13 @@ def set_org_member_access(
             raise NotFound(f"{target_name} is not a member of the organization {found.name}")
         if clean.get("admin") is False and target.is_admin:
             # Locked so that two admins demoting each other at once cannot both pass.
+            locks.hold(session, locks.org(found.id))
             admins = session.scalars(
-                select(OrgMember.user_id)
-                .where(OrgMember.org_id == found.id, OrgMember.is_admin.is_(True))
-                .with_for_update()
+                select(OrgMember.user_id).where(
+                    OrgMember.org_id == found.id, OrgMember.is_admin.is_(True)
+                )
             ).all()
-            if len(admins) == 1:
+            if list(admins) == [target.user_id]:
                 raise Conflict(
                     f"{target_name} is the last administrator of {found.name}; "
                     "make another member an administrator first"

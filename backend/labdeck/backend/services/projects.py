@@ -2,15 +2,15 @@
 
 `{entity}` is a team name or a user name (one namespace). A personal
 project's owner acts as its team admin; a team project follows the team's
-roles and the project's visibility (`access.project_access`). Service
-accounts (F-TM-6) act as members of their own team's projects, private ones
-included, and as outsiders everywhere else; they have no personal projects.
+roles and the project's visibility, and service accounts (F-TM-6) act as
+members of their own team's projects: the one rule for who sees a project
+is `access.subject_on_project`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,117 +21,32 @@ from ..access import (
     ProjectAccess,
     actor_user,
     find_team,
+    is_service,
     membership,
-    subject_on_project,
-    team_subject,
+    project_access,
+    team_subject_for,
 )
 from ..context import Actor, Backend
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import ArtifactVersion, ModelVersion, Project, RegisteredModel, Team, User
-from ..permissions import Subject
+from ..names import RESERVED_PREFIX
 
 VISIBILITIES = ("private", "team", "open")
 DESCRIPTION_MAX = 10_000
 
 
-MAX_ID = 2**31 - 1
-
-
-class ProjectFacts(Protocol):
-    """What an access decision reads of a project: a `Project`, or a row of
-    a query that loaded these columns."""
-
-    @property
-    def team_id(self) -> int | None: ...
-    @property
-    def owner_id(self) -> int | None: ...
-    @property
-    def visibility(self) -> str: ...
-    @property
-    def created_by(self) -> int | None: ...
-
-
-def is_id(value: Any) -> bool:
-    """A row id as the database can hold it; anything else matches no row
-    (a huge number must answer 404, not overflow the driver)."""
-    return type(value) is int and 0 < value <= MAX_ID
-
-
 def user_label(user: User | None) -> str | None:
     """How a creator is shown: a deleted account keeps its runs (F-US-6) under
-    a stable placeholder instead of the name it gave up."""
+    its tombstone's placeholder instead of the name it gave up."""
     if user is None:
         return None
-    return f"deleted-user-{user.id}" if user.deleted else user.username
-
-
-def is_service_account(account_type: str) -> bool:
-    return account_type == "service"
-
-
-def is_service(user: User) -> bool:
-    return is_service_account(user.account_type)
-
-
-def service_member(team: Subject) -> Subject:
-    """A service account counts as a member of the team that owns it (it logs
-    there without a membership row)."""
-    return team if team.team_role is not None else Subject(team_role="member")
-
-
-def team_subject_for(session: Session, user: User, team: Team) -> Subject:
-    """The team subject, with the service-account rule of `service_member`."""
-    subject = team_subject(session, team, user)
-    if is_service(user) and user.service_team_id == team.id:
-        return service_member(subject)
-    return subject
-
-
-def subject_for(
-    user_id: int,
-    account_type: str,
-    service_team_id: int | None,
-    project: ProjectFacts,
-    team: Subject | None,
-) -> Subject | None:
-    """`access.subject_on_project` plus the service-account rule of F-TM-6: a
-    service account sees every project of its own team, and no personal one.
-    `team` is the account's subject on the project's team (None for a
-    personal project)."""
-    if is_service_account(account_type):
-        if project.team_id is not None and project.team_id == service_team_id:
-            assert team is not None
-            return service_member(team)
-        if project.team_id is None:
-            return None
-    return subject_on_project(
-        user_id, project.owner_id, project.visibility, project.created_by, team
-    )
-
-
-def access_for(session: Session, user: User, project: Project) -> ProjectAccess | None:
-    """`subject_for` a loaded project."""
-    team = None
-    if project.team_id is not None:
-        found = session.get(Team, project.team_id)
-        assert found is not None
-        team = team_subject(session, found, user)
-    subject = subject_for(user.id, user.account_type, user.service_team_id, project, team)
-    return None if subject is None else ProjectAccess(project, subject)
-
-
-def project_by_id(session: Session, user: User, project_id: int, what: str) -> ProjectAccess:
-    project = session.get(Project, project_id)
-    found = access_for(session, user, project) if project is not None else None
-    if found is None:
-        raise NotFound(f"no {what} with that id")
-    return found
+    return f"{RESERVED_PREFIX}{user.id}" if user.deleted else user.username
 
 
 def load_project(session: Session, user: User, entity: str, name: str) -> ProjectAccess:
     """A project the user may see, or NotFound exactly as if it did not exist."""
     project = _find_project(session, _entity_key(entity), name)
-    found = access_for(session, user, project) if project is not None else None
+    found = project_access(session, user, project) if project is not None else None
     if found is None:
         raise NotFound(f"no project {entity}/{name}")
     return found
@@ -206,7 +121,7 @@ def list_projects(backend: Backend, actor: Actor, entity: str) -> list[dict[str,
         items = [
             project_view(project, who)
             for project, who in rows
-            if not insider or access_for(session, user, project) is not None
+            if not insider or project_access(session, user, project) is not None
         ]
         if not items and not insider:
             raise NotFound(f"no entity named {entity!r}")
@@ -343,18 +258,12 @@ def delete_project(backend: Backend, actor: Actor, entity: str, name: str) -> No
                 f"an artifact of this project is a version of registered model {linked!r}; "
                 "it cannot be deleted while the registry links it"
             )
-        prefixes = list(
-            session.scalars(
-                select(ArtifactVersion.storage_url).where(ArtifactVersion.project_id == project.id)
-            )
-        )
-        prefixes.append(
-            storage.join(storage.store_for(session, backend, project), "artifacts", str(project.id))
+        prefixes = storage.project_files(
+            session, backend, select(Project.id).where(Project.id == project.id)
         )
         session.delete(project)
     # Files go only once the rows are gone for good.
-    for prefix in prefixes:
-        storage.delete_prefix(prefix)
+    storage.purge(backend, prefixes)
 
 
 def parse_spec(spec: Any) -> tuple[str, str]:
@@ -385,12 +294,12 @@ def resolve_or_create_project(
             entity = user.username
     existing = _find_project(session, entity, name)
     if existing is not None:
-        found = access_for(session, user, existing)
+        found = project_access(session, user, existing)
         if found is None:
             raise NotFound(f"no project {entity}/{name}")
         return found
     project = _create(session, user, entity, name, None)
-    found = access_for(session, user, project)
+    found = project_access(session, user, project)
     assert found is not None
     return found
 

@@ -15,14 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import permissions, validate
-from ..access import actor_user, find_team
+from .. import permissions, storage, validate
+from ..access import actor_user, find_team, team_subject_for
 from ..context import Actor, Backend
 from ..errors import Conflict, Invalid, NotFound
 from ..models import ArtifactVersion, ModelAlias, ModelVersion, RegisteredModel, Team, User
 from ..permissions import Subject
-from .artifacts import load_artifact, read_file
-from .projects import is_id, team_subject_for
+from .artifacts import file_url, load_artifact
 
 PROTECTED = "add or remove protected aliases"
 LATEST = "latest"
@@ -39,7 +38,7 @@ def _team_access(session: Session, user: User, team: Team, missing: str) -> Subj
 
 
 def _load(session: Session, user: User, model_id: Any) -> tuple[RegisteredModel, Team, Subject]:
-    model = session.get(RegisteredModel, model_id) if is_id(model_id) else None
+    model = session.get(RegisteredModel, model_id) if validate.is_row_id(model_id) else None
     team = session.get(Team, model.team_id) if model is not None else None
     if model is None or team is None:
         raise NotFound("no registered model with that id")
@@ -150,7 +149,7 @@ def get_model(backend: Backend, actor: Actor, model_id: int) -> dict[str, Any]:
 def link_version(backend: Backend, actor: Actor, model_id: int, artifact_id: int) -> dict[str, Any]:
     """The artifact version becomes the model's next version. It must be one
     the actor can see, in one of the registry's team's projects."""
-    if not is_id(artifact_id):
+    if not validate.is_row_id(artifact_id):
         raise Invalid("artifact_id must be a whole number", field="artifact_id")
     with backend.db.transaction() as session:
         user = actor_user(session, actor)
@@ -209,7 +208,7 @@ def _target(session: Session, model: RegisteredModel, number: int | None) -> Mod
 def _version_number(version: Any) -> int | None:
     if version is None:
         return None
-    if not is_id(version):
+    if not validate.is_row_id(version):
         raise Invalid("version must be a whole number from 1", field="version")
     return version
 
@@ -312,7 +311,7 @@ def _resolve(session: Session, model: RegisteredModel, ref: Any) -> ModelVersion
     else:
         digits = text[1:] if text[:1] in ("v", "V") else text
         number = int(digits) if digits.isascii() and digits.isdigit() else 0
-        target = _version(session, model, number) if is_id(number) else None
+        target = _version(session, model, number) if validate.is_row_id(number) else None
     if target is None:
         raise NotFound(f"{model.name!r} has no version or alias {text!r}")
     return target
@@ -329,4 +328,5 @@ def download_model(
         target = _resolve(session, model, alias_or_version)
         artifact = session.get(ArtifactVersion, target.artifact_version_id)
         assert artifact is not None
-        return read_file(session, artifact, path)
+        url = file_url(session, artifact, path)
+    return storage.open_file(backend, url)

@@ -15,13 +15,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .. import validate
-from ..access import ProjectAccess, actor_user
+from ..access import ProjectAccess, actor_user, project_by_id
 from ..context import Actor, Backend
 from ..errors import Invalid, NotFound
 from ..models import Email, Report, ReportComment, ReportFollower, User, utcnow
 from ..notifier import Message
 from ..paging import Page, page_result
-from .projects import is_id, load_project, project_by_id, user_label
+from .projects import load_project, user_label
 
 TITLE_MAX = 256
 BODY_MAX = 100_000
@@ -89,7 +89,7 @@ def _path(found: ProjectAccess) -> str:
 
 def _load(session: Session, user: User, report_id: Any) -> tuple[Report, ProjectAccess]:
     """A report the user may read, or NotFound as if it did not exist."""
-    report = session.get(Report, report_id) if is_id(report_id) else None
+    report = session.get(Report, report_id) if validate.is_row_id(report_id) else None
     if report is None:
         raise NotFound("no report with that id")
     found = project_by_id(session, user, report.project_id, "report")

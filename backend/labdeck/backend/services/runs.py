@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from .. import storage, validate
-from ..access import ProjectAccess, actor_user, membership
+from ..access import ProjectAccess, actor_user, is_service, membership, project_access
 from ..alerting import dispatch_run_event
 from ..context import Actor, Backend
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Email, MetricSeries, Project, Run, Team, User, utcnow
+from ..models import Email, MetricSeries, Project, Run, RunFile, Team, User, utcnow
 from ..paging import Page, page_result
-from .projects import access_for, is_service, load_project, user_label
+from .projects import load_project, user_label
 
 RUN_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 RESERVED_CONFIG_KEY = "_labdeck"
 END_STATES = ("finished", "crashed")
+# The error line a crashed run's alert quotes (the last line of the traceback).
+MAX_ERROR_LINE = 500
 NOTES_MAX = 100_000
 _ADJECTIVES = (
     "brisk", "calm", "eager", "fancy", "gentle", "hardy", "jolly", "keen", "lively", "mellow",
@@ -74,7 +76,7 @@ def load_run(session: Session, user: User, run_id: Any) -> tuple[Run, ProjectAcc
     """A run the user may see (through its project), or NotFound."""
     run = session.get(Run, run_id) if isinstance(run_id, str) and len(run_id) <= 16 else None
     project = session.get(Project, run.project_id) if run is not None else None
-    found = access_for(session, user, project) if project is not None else None
+    found = project_access(session, user, project) if project is not None else None
     if run is None or found is None:
         raise NotFound("no run with that id")
     return run, found
@@ -151,8 +153,12 @@ def create_run(
     config: Mapping[str, Any] | None = None,
     attribute_to: str | None = None,
     system: Mapping[str, Any] | None = None,
+    save_code: bool | None = None,
 ) -> dict[str, Any]:
-    """A `running` run; needs "log experiments" on the project."""
+    """A `running` run; needs "log experiments" on the project. `save_code`
+    is the user's choice of code saving for this run (F-TS-4); None takes
+    the team's `code_saving_default` (off for a personal project)."""
+    choice = None if save_code is None else validate.flag(save_code, "save_code")
     label = validate.text(name, "name", max_len=128, min_len=1) if name is not None else None
     user_config = _user_config(config if config is not None else {})
     system_info = validate.json_object(system if system is not None else {}, "system")
@@ -185,7 +191,13 @@ def create_run(
             created_by=creator.id,
             logged_by=user.id,
             config=user_config
-            | {RESERVED_CONFIG_KEY: {"code_saving": bool(team and team.code_saving_default)}},
+            | {
+                RESERVED_CONFIG_KEY: {
+                    "code_saving": bool(team and team.code_saving_default)
+                    if choice is None
+                    else choice
+                }
+            },
             system=system_info,
             created_at=now,
             heartbeat_at=now,
@@ -292,11 +304,23 @@ def delete_run(backend: Backend, actor: Actor, run_id: str) -> None:
         user = actor_user(session, actor)
         run, found = load_run(session, user, run_id)
         found.require("delete experiments", user, run.created_by)
+        files = list(session.scalars(select(RunFile.storage_url).where(RunFile.run_id == run.id)))
         session.delete(run)
+    # Its saved code (F-TS-4) goes once the rows are gone for good.
+    storage.purge(backend, files)
 
 
-def _end(session: Session, backend: Backend, run: Run, state: str, ended_at: dt.datetime) -> None:
-    """The one place a run ends; the conditional UPDATE makes it happen once."""
+def _end(
+    session: Session,
+    backend: Backend,
+    run: Run,
+    state: str,
+    ended_at: dt.datetime,
+    error: str = "",
+) -> None:
+    """Ends one run on request (`end_run`, `stop_run`); the conditional
+    UPDATE makes it happen once. `reap_stale_runs` ends the runs whose kernel
+    died, in bulk, with the same `state = 'running'` guard."""
     ended = session.scalar(
         update(Run)
         .where(Run.id == run.id, Run.state == "running")
@@ -307,8 +331,13 @@ def _end(session: Session, backend: Backend, run: Run, state: str, ended_at: dt.
     if ended is None:
         raise Conflict("the run has already ended")
     session.refresh(run)
+    detail = f"Last error: {error}" if error and state == "crashed" else ""
     dispatch_run_event(
-        backend, session, run, "run_finished" if state == "finished" else "run_crashed"
+        backend,
+        session,
+        run,
+        "run_finished" if state == "finished" else "run_crashed",
+        detail=detail,
     )
 
 
@@ -359,9 +388,26 @@ def end_run(
     run_id: str,
     state: str,
     ended_at: dt.datetime | None = None,
+    dropped_samples: int | None = None,
+    error: str = "",
 ) -> dict[str, Any]:
-    """The kernel ends its run `finished` or `crashed`, once."""
+    """The kernel ends its run `finished` or `crashed`, once. `dropped_samples`:
+    how many samples the kernel's recorder had to drop (its retry buffer was
+    full through an outage), kept in the run's `system` so a gap in the
+    charts is explained, not mistaken for an idle process. `error` (the last
+    line of a crash's traceback) goes into the crash alert."""
     chosen = validate.choice(state, "state", END_STATES)
+    if dropped_samples is not None and (
+        isinstance(dropped_samples, bool)
+        or not isinstance(dropped_samples, int)
+        or not 0 <= dropped_samples <= validate.MAX_ROW_ID
+    ):
+        raise Invalid("dropped_samples must be a whole number from 0", field="dropped_samples")
+    if not isinstance(error, str):
+        raise Invalid("error must be text", field="error")
+    # Its last line, cut short: a long traceback must not keep the run from ending.
+    lines = [line for line in error.replace("\x00", "").splitlines() if line.strip()]
+    last_error = lines[-1].strip()[:MAX_ERROR_LINE] if lines else ""
     if ended_at is not None and (not isinstance(ended_at, dt.datetime) or ended_at.tzinfo is None):
         raise Invalid("ended_at must be a time with a time zone", field="ended_at")
     with backend.db.transaction() as session:
@@ -372,22 +418,40 @@ def end_run(
         when = ended_at or utcnow()
         if when < run.created_at:
             raise Invalid("ended_at is before the run started", field="ended_at")
-        _end(session, backend, run, chosen, when)
+        if dropped_samples is not None:
+            run.system = {**(run.system or {}), "dropped_samples": dropped_samples}
+        _end(session, backend, run, chosen, when, last_error)
         return _view(session, run, found.project)
 
 
-def reap_stale_runs(backend: Backend, older_than: dt.datetime) -> list[str]:
+def reap_stale_runs(
+    backend: Backend,
+    older_than: dt.datetime,
+    *,
+    alive: Sequence[str] = (),
+    knocking: Sequence[tuple[str, int]] = (),
+) -> list[str]:
     """F-SM-8: every running run whose last heartbeat is before `older_than`
-    ends `crashed` at that last heartbeat. One UPDATE … RETURNING claims them,
-    so two reapers sharing a database never claim (and alert) the same run."""
+    ends `crashed` at that last heartbeat, except the runs in `alive` (a
+    kernel's write into them has arrived and waits to be stored) and the
+    runs of `knocking`, (run id, account) pairs whose write the service
+    refused for load since `older_than`, when that account is the run's
+    logger: its kernel is alive and retrying (issue 9). One UPDATE …
+    RETURNING claims them, so two reapers sharing a database never claim
+    (and alert) the same run."""
     if not isinstance(older_than, dt.datetime) or older_than.tzinfo is None:
         raise Invalid("older_than must be a time with a time zone", field="older_than")
+    stale = (
+        update(Run)
+        .where(Run.state == "running", Run.heartbeat_at < older_than)
+        .where(Run.id.not_in(list(alive)))
+    )
+    if knocking:
+        stale = stale.where(tuple_(Run.id, Run.logged_by).not_in(list(knocking)))
     with backend.db.transaction() as session:
         claimed = list(
             session.scalars(
-                update(Run)
-                .where(Run.state == "running", Run.heartbeat_at < older_than)
-                .values(state="crashed", ended_at=Run.heartbeat_at)
+                stale.values(state="crashed", ended_at=Run.heartbeat_at)
                 .returning(Run.id)
                 .execution_options(synchronize_session=False)
             )

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .. import storage, validate
+from .. import locks, storage, validate
 from ..access import (
     actor_user,
     find_team,
@@ -37,7 +37,6 @@ from ..models import Project, Report, Team, User
 from ..notifier import CHANNELS
 from ..permissions import require
 from .alert_settings import slack_webhook
-from .projects import is_id
 
 SETTINGS_FIELDS = ("force_private", "code_saving_default", "alerts", "storage_url")
 ALERT_FIELDS = ("events", "email", "slack_webhook_url")
@@ -77,7 +76,7 @@ def get_settings(backend: Backend, actor: Actor, team: str) -> dict[str, Any]:
         return settings_view(session, found)
 
 
-def _alert_changes(value: Any) -> dict[str, Any]:
+def _alert_changes(value: Any, http_hosts: frozenset[str]) -> dict[str, Any]:
     body = validate.json_object(value, "alerts")
     validate.only_fields(body, ALERT_FIELDS)
     clean: dict[str, Any] = {}
@@ -98,12 +97,12 @@ def _alert_changes(value: Any) -> dict[str, Any]:
         clean["email"] = "" if raw == "" else validate.email(raw, "alerts.email")
     if "slack_webhook_url" in body:
         clean["slack_webhook_url"] = slack_webhook(
-            body["slack_webhook_url"], "alerts.slack_webhook_url"
+            body["slack_webhook_url"], "alerts.slack_webhook_url", http_hosts
         )
     return clean
 
 
-def _settings_changes(changes: Any) -> dict[str, Any]:
+def _settings_changes(changes: Any, http_hosts: frozenset[str]) -> dict[str, Any]:
     body = validate.json_object(changes, "changes")
     validate.only_fields(body, SETTINGS_FIELDS)
     clean: dict[str, Any] = {}
@@ -111,7 +110,7 @@ def _settings_changes(changes: Any) -> dict[str, Any]:
         if key in body:
             clean[key] = validate.flag(body[key], key)
     if "alerts" in body:
-        clean["alerts"] = _alert_changes(body["alerts"])
+        clean["alerts"] = _alert_changes(body["alerts"], http_hosts)
     if "storage_url" in body:
         clean["storage_url"] = validate.text(body["storage_url"], "storage_url", max_len=1024)
     return clean
@@ -142,14 +141,21 @@ def patch_settings(
     """Forcing privacy makes every existing project of the team private now;
     the projects service reads `force_private` for new ones. Turning it off
     again leaves projects private: nothing was recorded to go back to. A new
-    storage URL is proved writable (a probe file written and removed) before
-    it is saved; "" goes back to the server's default store."""
-    clean = _settings_changes(changes)
+    storage URL must be one the operator allows (`connectors`) and is proved
+    writable (a probe file written and removed, outside any transaction)
+    before it is saved; "" goes back to the server's default store."""
+    clean = _settings_changes(changes, backend.settings.slack_http_hosts)
+    connector = clean.get("storage_url")
+    if connector:
+        # Only a team admin makes the server dial a store, and never while a
+        # transaction is open: the check may wait for its deadline.
+        with backend.db.reader() as session:
+            _admin_team(session, actor, team, "manage team settings")
+        connector = storage.check_writable(backend.settings, connector, "storage_url")
     with backend.db.transaction() as session:
         _user, found = _admin_team(session, actor, team, "manage team settings")
         if "storage_url" in clean:
-            url = clean["storage_url"]
-            found.storage_url = storage.check_writable(url, "storage_url") if url else ""
+            found.storage_url = connector or ""
         if "force_private" in clean:
             found.force_private = clean["force_private"]
             if found.force_private:
@@ -162,7 +168,7 @@ def patch_settings(
             # The team row's lock keeps two admins from both adding the same
             # preference row (team rows have user_id NULL, which the unique
             # constraint does not cover).
-            session.execute(select(Team.id).where(Team.id == found.id).with_for_update())
+            locks.hold(session, locks.team(found.id))
             _save_alerts(session, found, clean["alerts"])
         session.flush()
         return settings_view(session, found)
@@ -281,7 +287,7 @@ def _profile_changes(changes: Any) -> dict[str, Any]:
         ]
     if "showcased_reports" in body:
         ids = _showcase(body["showcased_reports"], "showcased_reports")
-        if not all(is_id(i) for i in ids):
+        if not all(validate.is_row_id(i) for i in ids):
             raise Invalid("showcased_reports must be report ids", field="showcased_reports")
         clean["showcased_reports"] = list(dict.fromkeys(ids))
     return clean

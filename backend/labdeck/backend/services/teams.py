@@ -1,4 +1,4 @@
-"""Teams (F-TM-1): create, list mine, read one.
+"""Teams (F-TM-1): create, list mine, read one; system admins delete one.
 
 A team's name is its entity name in project paths, shared with user names,
 so it is unique across both and never changes: this module (and every other)
@@ -9,20 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import validate
+from .. import locks, storage, validate
 from ..access import account_subject, actor_user, find_team, visible_team
 from ..context import Actor, Backend
-from ..errors import Conflict, Invalid
-from ..models import CustomRole, Membership, Organization, Team, User
+from ..errors import Conflict, Invalid, Unavailable
+from ..models import (
+    ApiKey,
+    CustomRole,
+    Membership,
+    Organization,
+    Project,
+    Team,
+    User,
+    utcnow,
+)
 from ..permissions import TEAM_ROLES, Subject, require
-from .orgs import find_org, join_org
+from ..roles import AccountType, TeamRole, is_team_admin
+from .orgs import find_org, join_org, leave_org_if_unused
 
 TEAM_TYPES = ("work", "academic")
-ADMIN_ROLE = "admin"
 
 
 def role_name(role: str, custom_role: str | None) -> str:
@@ -52,7 +61,7 @@ def require_role_grant(subject: Subject, base: str, custom: CustomRole | None) -
     """Granting a role: admins need the admin permission, custom roles theirs."""
     if custom is not None:
         require("assign custom roles", subject)
-    if base == ADMIN_ROLE:
+    if is_team_admin(base):
         require("add or remove team admins", subject)
 
 
@@ -87,6 +96,7 @@ def create_team(
         with backend.db.transaction() as session:
             user = actor_user(session, actor)
             require("create or delete teams", account_subject(user))
+            locks.hold(session, locks.user(user.id))
             if find_team(session, team_name) is not None:
                 raise Conflict(f"a team named {team_name!r} exists", field="name")
             if session.scalar(select(User.id).where(User.username == team_name)) is not None:
@@ -106,9 +116,9 @@ def create_team(
             team = Team(name=team_name, type=team_type, org_id=org.id)
             session.add(team)
             session.flush()
-            session.add(Membership(team_id=team.id, user_id=user.id, role=ADMIN_ROLE))
+            session.add(Membership(team_id=team.id, user_id=user.id, role=TeamRole.ADMIN))
             session.flush()
-            return team_view(team, org.name, ADMIN_ROLE)
+            return team_view(team, org.name, TeamRole.ADMIN)
     except IntegrityError:
         raise Conflict(f"a team named {team_name!r} exists", field="name") from None
 
@@ -137,11 +147,11 @@ def get_team(backend: Backend, actor: Actor, name: str) -> dict[str, Any]:
         counts = session.execute(
             select(
                 func.count(),
-                func.count().filter(Membership.role == ADMIN_ROLE),
+                func.count().filter(Membership.role == TeamRole.ADMIN),
             )
             .select_from(Membership)
             .join(User, User.id == Membership.user_id)
-            .where(Membership.team_id == team.id, User.account_type != "service")
+            .where(Membership.team_id == team.id, User.account_type != AccountType.SERVICE)
         ).one()
         members, admins = int(counts[0]), int(counts[1])
         return team_view(team, org_name or "", my_role(session, team.id, user.id)) | {
@@ -150,3 +160,54 @@ def get_team(backend: Backend, actor: Actor, name: str) -> dict[str, Any]:
             "only_one_admin": admins == 1,
             "profile_public": team.profile_public,
         }
+
+
+def delete_team(backend: Backend, actor: Actor, name: str, confirm: Any) -> None:
+    """A system admin deletes a team ("create or delete teams"), typing its
+    name to confirm, as for an account (F-US-6).
+
+    The team's projects go with every run, report and artifact in them (the
+    files once this commits), and so do its registered models, invitations,
+    settings and memberships; what its members did elsewhere (runs in other
+    teams' projects, personal projects) stays. Its service accounts become
+    tombstones like a deleted account, their keys revoked, so runs they
+    logged into other teams' open projects stay attributed to them. Members
+    left in no team of its organization leave the organization (F-TM-2).
+    (A registry links only its own team's artifacts, so no other team's
+    model loses a version.) Holds the team's lock, then its members'
+    (`locks`), so nobody joins, leaves or writes metrics meanwhile."""
+    typed = validate.text(confirm, "confirm", max_len=64)
+    with backend.db.transaction() as session:
+        user = actor_user(session, actor)
+        found = visible_team(session, user, name)
+        require("create or delete teams", account_subject(user))
+        if typed != found.name:
+            raise Invalid(
+                f"type the team's name ({found.name}) to confirm deleting it", field="confirm"
+            )
+        in_team = select(Membership.user_id).where(Membership.team_id == found.id)
+        people = set(session.scalars(in_team))
+        locks.hold(session, locks.team(found.id), *(locks.user(u) for u in people))
+        found = visible_team(session, actor_user(session, actor), name)
+        if not set(session.scalars(in_team)) <= people:
+            raise Unavailable("the team's members changed meanwhile; try again", retry_after=1)
+        project_ids = select(Project.id).where(Project.team_id == found.id)
+        files = storage.project_files(session, backend, project_ids)
+        services = select(User.id).where(User.service_team_id == found.id)
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id.in_(services), ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        session.execute(
+            update(User)
+            .where(User.service_team_id == found.id)
+            .values(deleted=True, service_team_id=None)
+        )
+        org_id = found.org_id
+        session.delete(found)
+        session.flush()
+        for person in sorted(people):
+            leave_org_if_unused(session, org_id, person)
+    backend.key_cache.invalidate()  # its service accounts' keys stop working here at once
+    storage.purge(backend, files)

@@ -1,11 +1,14 @@
-"""The route table: every endpoint of API.md, one module per area."""
+"""The route table: every endpoint of the REST API (docs/api.md),
+one module per area."""
 
 from __future__ import annotations
 
 from ..endpoint import Endpoint
 from . import (
     account,
+    alert_rules,
     artifacts,
+    lab,
     members,
     meta,
     orgs,
@@ -20,6 +23,7 @@ from . import (
 ROUTES: list[Endpoint] = [
     *meta.ROUTES,
     *account.ROUTES,
+    *alert_rules.ROUTES,
     *orgs.ROUTES,
     *teams.ROUTES,
     *members.ROUTES,
@@ -29,4 +33,5 @@ ROUTES: list[Endpoint] = [
     *artifacts.ROUTES,
     *registry.ROUTES,
     *system.ROUTES,
+    *lab.ROUTES,
 ]

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from labdeck.backend.alerting import LEVELS
 from labdeck.backend.errors import Invalid, Unauthenticated
-from labdeck.backend.features import FLAGS
 from labdeck.backend.services import (
     account,
     alert_settings,
     alerts,
     apikeys,
-    betas,
+    beta_features,
     emails,
     export,
     github,
@@ -58,11 +58,11 @@ def delete_me(call: Call) -> None:
 
 
 def list_beta_features(call: Call) -> list[dict[str, Any]]:
-    return betas.list_features(call.backend, call.me)
+    return beta_features.list_beta_features(call.backend, call.me)
 
 
 def set_beta_features(call: Call) -> list[dict[str, Any]]:
-    return betas.set_features(call.backend, call.me, call.json())
+    return beta_features.set_beta_features(call.backend, call.me, call.json())
 
 
 def get_my_alerts(call: Call) -> dict[str, Any]:
@@ -189,6 +189,7 @@ ROUTES = [
         "me",
         request=s.body({"confirm": s.STR}, ["confirm"]),
         status=204,
+        long=True,
     ),
     Endpoint(
         "PUT",
@@ -222,9 +223,9 @@ ROUTES = [
         "PATCH",
         "/me/beta-features",
         set_beta_features,
-        "Turn beta features on or off (flag name → true/false)",
+        "Turn beta features on or off (beta feature name → true/false)",
         "me",
-        request=s.body({name: s.BOOL for name in FLAGS}),
+        request=s.body({name: s.BOOL for name in beta_features.BETA_FEATURES}),
         response=s.array(s.BETA_FEATURE),
     ),
     Endpoint(
@@ -260,6 +261,7 @@ ROUTES = [
         "me",
         response=s.BINARY,
         response_type="application/zip",
+        long=True,
     ),
     Endpoint(
         "POST",
@@ -271,7 +273,8 @@ ROUTES = [
             {
                 "title": s.STR,
                 "text": s.STR,
-                "level": {"type": "string", "enum": ["INFO", "WARN", "ERROR"]},
+                # The service also takes these in any case ("warn").
+                "level": {"type": "string", "enum": list(LEVELS)},
                 "wait_duration": s.NUM,
                 "run_id": s.STR,
             },
@@ -290,7 +293,7 @@ ROUTES = [
         "Add an email address (a verification link is sent)",
         "me",
         request=s.body({"address": s.STR}, ["address"]),
-        response=s.EMAIL,
+        response=s.EMAIL_ADDED,
         status=201,
     ),
     Endpoint(
@@ -315,7 +318,7 @@ ROUTES = [
         resend_verification,
         "Send a fresh verification link (earlier ones stop working)",
         "me",
-        response=s.EMAIL,
+        response=s.EMAIL_ADDED,
     ),
     Endpoint(
         "GET",

@@ -128,6 +128,7 @@ ROUTES = [
         request_type=MULTIPART,
         response=ARTIFACT_DETAIL,
         status=201,
+        long=True,
     ),
     Endpoint(
         "GET",
@@ -153,6 +154,7 @@ ROUTES = [
         "Delete an artifact version and its files",
         TAG,
         status=204,
+        long=True,
     ),
     Endpoint(
         "PUT",
@@ -178,5 +180,6 @@ ROUTES = [
         TAG,
         response={"type": "string", "format": "binary"},
         response_type="application/octet-stream",
+        long=True,
     ),
 ]

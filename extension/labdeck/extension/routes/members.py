@@ -105,8 +105,8 @@ ROUTES = [
         "POST",
         "/teams/{team}/members",
         add_member,
-        "Add an existing account to the team with a role (beyond API.md: the "
-        "'add team members' permission without an invitation)",
+        "Add an existing account to the team with a role, without an invitation "
+        "(the 'add team members' permission)",
         "members",
         request=s.body({"username": s.STR, "role": s.STR}, ["username", "role"]),
         response=s.MEMBER,
@@ -136,7 +136,7 @@ ROUTES = [
         "Invite an email address with a role",
         "members",
         request=s.body({"email": s.STR, "role": s.STR}, ["email", "role"]),
-        response=s.INVITATION,
+        response=s.INVITATION_SENT,
         status=201,
     ),
     Endpoint(

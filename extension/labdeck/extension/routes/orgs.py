@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labdeck.backend.permissions import CUSTOM_ROLE_BASES
+from labdeck.backend.roles import CUSTOM_ROLE_BASES
 from labdeck.backend.services import orgs
 
 from .. import schemas as s
@@ -79,7 +79,7 @@ ROUTES = [
         request=s.body(
             {
                 "name": s.STR,
-                "base_role": {"type": "string", "enum": list(CUSTOM_ROLE_BASES)},
+                "base_role": {"type": "string", "enum": [r.value for r in CUSTOM_ROLE_BASES]},
                 "permissions": s.array(s.STR),
             },
             ["name", "base_role"],

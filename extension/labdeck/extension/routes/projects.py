@@ -101,5 +101,6 @@ ROUTES = [
         "Delete a project with its runs, reports and artifacts",
         TAG,
         status=204,
+        long=True,
     ),
 ]

@@ -75,12 +75,13 @@ ROUTES = [
         "GET",
         "/registry/{model_id}/files/{path}",
         download_model_file,
-        "Download a file of a model version (beyond API.md: 'download models', which "
-        "view-only members may, unlike downloading the artifact itself)",
+        "Download a file of a model version ('download models', which view-only "
+        "members may, unlike downloading the artifact itself)",
         "registry",
         query=(("version", {"type": "string"}, "a version number or an alias (default latest)"),),
         response=s.BINARY,
         response_type="application/octet-stream",
+        long=True,
     ),
     Endpoint(
         "GET",

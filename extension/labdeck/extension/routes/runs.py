@@ -1,7 +1,9 @@
 """Runs of a project, their metric samples and cell markers.
 
-`GET /runs/{run_id}/markers` is an addition to API.md: the notebook cells that
-ran while the run was monitoring, drawn as bands on its charts.
+`GET /runs/{run_id}/markers`: the notebook cells that ran while the run was
+monitoring, drawn as bands on its charts. Here too are the routes a kernel in
+client mode records with (docs/hub.md): its heartbeat, the end of its run
+(`finished` or `crashed`, with the samples it dropped), and its cell markers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from typing import Any
 
 from labdeck.backend.downsample import MIN_POINTS
-from labdeck.backend.services import ingest, markers, metrics, runs
+from labdeck.backend.services import code, ingest, markers, metrics, runs
 
 from .. import schemas as s
 from ..endpoint import Call, Endpoint, Raw
@@ -31,6 +33,62 @@ CELL_MARKER = s.obj(
         "error": s.BOOL,
     }
 )
+NBYTES: dict[str, Any] = {"type": ["integer", "null"]}
+GPU_CELL = s.obj(
+    {
+        "index": s.INT,
+        "memory_peak_bytes": NBYTES,
+        "util_mean": NNUM,
+        "energy_j": NNUM,
+        "energy_estimated": s.BOOL,
+    }
+)
+LEDGER_FIGURES: dict[str, Any] = {
+    "cpu_seconds": NNUM,
+    "rss_peak_bytes": NBYTES,
+    "rss_delta_bytes": NBYTES,
+    "disk_read_bytes": NBYTES,
+    "disk_write_bytes": NBYTES,
+    "net_sent_bytes": NBYTES,
+    "net_recv_bytes": NBYTES,
+}
+CELL = s.obj(
+    {
+        **CELL_MARKER["properties"],
+        "duration_s": NNUM,
+        **LEDGER_FIGURES,
+        "gpus": s.array(GPU_CELL),
+    }
+)
+CODE_FILE = s.obj(
+    {
+        "seq": s.INT,
+        "kind": s.STR,
+        "name": s.STR,
+        "marker_id": NINT,
+        "size_bytes": s.INT,
+    }
+)
+CODE = s.obj(
+    {
+        "code_saving": s.BOOL,
+        "files": s.array(
+            {
+                **CODE_FILE,
+                "properties": {
+                    **CODE_FILE["properties"],
+                    "execution_count": NINT,
+                    "text": {"type": ["string", "null"]},
+                },
+                "required": [*CODE_FILE["required"], "execution_count", "text"],
+            }
+        ),
+    }
+)
+USAGE = {
+    **s.body({**LEDGER_FIGURES, "gpus": {"type": ["array", "null"], "items": GPU_CELL}}),
+    "additionalProperties": False,
+}
 
 
 def list_runs(call: Call) -> dict[str, Any]:
@@ -55,6 +113,7 @@ def create_run(call: Call) -> dict[str, Any]:
         config=body.get("config"),
         attribute_to=body.get("attribute_to"),
         system=body.get("system"),
+        save_code=body.get("save_code"),
     )
 
 
@@ -123,6 +182,68 @@ def list_cell_markers(call: Call) -> list[dict[str, Any]]:
     return markers.list_markers(call.backend, call.me, call.params["run_id"])
 
 
+def save_code(call: Call) -> dict[str, Any]:
+    body = call.json()
+    return code.save_code(
+        call.backend,
+        call.me,
+        call.params["run_id"],
+        call.field(body, "kind"),
+        call.field(body, "name"),
+        call.field(body, "text"),
+        call.field(body, "marker_id", required=False),
+    )
+
+
+def list_code(call: Call) -> dict[str, Any]:
+    return code.list_code(call.backend, call.me, call.params["run_id"])
+
+
+def list_cells(call: Call) -> list[dict[str, Any]]:
+    return markers.list_cells(call.backend, call.me, call.params["run_id"])
+
+
+def add_cell_marker(call: Call) -> dict[str, Any]:
+    body = call.json()
+    return markers.add_cell_marker(
+        call.backend,
+        call.me,
+        call.params["run_id"],
+        call.field(body, "execution_count", required=False),
+        call.field(body, "first_line", required=False) or "",
+        call.field(body, "start_t"),
+    )
+
+
+def end_cell_marker(call: Call) -> dict[str, Any]:
+    body = call.json()
+    return markers.end_cell_marker(
+        call.backend,
+        call.me,
+        call.params["run_id"],
+        call.int_param("marker_id"),
+        call.field(body, "end_t"),
+        call.field(body, "error", required=False) or False,
+        call.field(body, "usage", required=False),
+    )
+
+
+def heartbeat(call: Call) -> dict[str, Any]:
+    return ingest.heartbeat(call.backend, call.me, call.params["run_id"])
+
+
+def end_run(call: Call) -> dict[str, Any]:
+    body = call.json()
+    return runs.end_run(
+        call.backend,
+        call.me,
+        call.params["run_id"],
+        call.field(body, "state"),
+        dropped_samples=call.field(body, "dropped_samples", required=False),
+        error=call.field(body, "error", required=False) or "",
+    )
+
+
 ROUTES = [
     Endpoint(
         "GET",
@@ -140,7 +261,13 @@ ROUTES = [
         "Start a run (`running`); a service account may attribute it to a team member",
         TAG,
         request=s.body(
-            {"name": s.STR, "config": s.ANYOBJ, "attribute_to": s.STR, "system": s.ANYOBJ}
+            {
+                "name": s.STR,
+                "config": s.ANYOBJ,
+                "attribute_to": s.STR,
+                "system": s.ANYOBJ,
+                "save_code": s.BOOL,
+            }
         ),
         response=s.RUN,
         status=201,
@@ -179,10 +306,13 @@ ROUTES = [
         "POST",
         "/runs/{run_id}/metrics",
         write_metrics,
-        "Write a batch of samples; a point already stored at the same time is kept",
+        f"Write a batch of samples (at most {ingest.MAX_SAMPLES} samples and "
+        f"{ingest.MAX_POINTS_PER_CALL} points: a bigger batch answers 413, send it in parts); "
+        "a point already stored at the same time is kept",
         TAG,
         request=s.METRICS_WRITE,
         response=METRICS_WRITTEN,
+        kernel_write=True,
     ),
     Endpoint(
         "GET",
@@ -210,6 +340,7 @@ ROUTES = [
         TAG,
         response={"type": "string"},
         response_type="text/csv",
+        long=True,
     ),
     Endpoint(
         "GET",
@@ -218,5 +349,92 @@ ROUTES = [
         "Notebook cells that ran while the run was monitoring (chart bands)",
         TAG,
         response=s.array(CELL_MARKER),
+    ),
+    Endpoint(
+        "GET",
+        "/runs/{run_id}/cells",
+        list_cells,
+        "The per-cell ledger: one row per executed cell with its duration, CPU-seconds, "
+        "peak and delta RSS, disk and network bytes, and per GPU peak memory, mean "
+        "utilization and energy (`energy_estimated` where integrated from power)",
+        TAG,
+        response=s.array(CELL),
+    ),
+    Endpoint(
+        "GET",
+        "/runs/{run_id}/code",
+        list_code,
+        "The run's saved code (F-TS-4), in order: each executed cell's source, or the "
+        "command line and script of `labdeck monitor`; empty when code saving is off",
+        TAG,
+        response=CODE,
+    ),
+    Endpoint(
+        "POST",
+        "/runs/{run_id}/code",
+        save_code,
+        "Keep one file of the run's code (its kernel saves each cell's source); refused "
+        "with 409 when the run does not save code",
+        TAG,
+        request=closed(
+            {
+                "kind": {"type": "string", "enum": ["cell", "command", "script"]},
+                "name": s.STR,
+                "text": s.STR,
+                "marker_id": NINT,
+            }
+        ),
+        response=CODE_FILE,
+        status=201,
+        kernel_write=True,
+    ),
+    Endpoint(
+        "POST",
+        "/runs/{run_id}/markers",
+        add_cell_marker,
+        "A notebook cell started while the run monitors (its kernel records it)",
+        TAG,
+        request=closed(
+            {"execution_count": NINT, "first_line": s.STR, "start_t": s.NUM},
+        ),
+        response=CELL_MARKER,
+        status=201,
+        kernel_write=True,
+    ),
+    Endpoint(
+        "PATCH",
+        "/runs/{run_id}/markers/{marker_id}",
+        end_cell_marker,
+        "The cell of a marker finished (or raised)",
+        TAG,
+        request=closed({"end_t": s.NUM, "error": s.BOOL, "usage": USAGE}),
+        response=CELL_MARKER,
+        kernel_write=True,
+    ),
+    Endpoint(
+        "POST",
+        "/runs/{run_id}/heartbeat",
+        heartbeat,
+        "The recording kernel is alive (a run without heartbeats is reaped `crashed`)",
+        TAG,
+        response=s.obj({"id": s.STR, "state": s.STR, "heartbeat_at": s.TIME}),
+        kernel_write=True,
+    ),
+    Endpoint(
+        "POST",
+        "/runs/{run_id}/end",
+        end_run,
+        "The recording kernel ends its run `finished` or `crashed`, once, with the "
+        "number of samples it had to drop",
+        TAG,
+        request=closed(
+            {
+                "state": {"type": "string", "enum": ["finished", "crashed"]},
+                "dropped_samples": {"type": "integer", "minimum": 0},
+                # The last line of a crash's traceback, for its alert.
+                "error": s.STR,
+            }
+        ),
+        response=s.RUN,
     ),
 ]

@@ -1,4 +1,4 @@
-"""System settings of admin accounts (beyond API.md): per-team and per-user
+"""System settings of admin accounts: per-team and per-user
 storage quotas ("configure system settings")."""
 
 from __future__ import annotations

@@ -32,6 +32,12 @@ def get_team(call: Call) -> dict[str, Any]:
     return teams.get_team(call.backend, call.me, call.params["team"])
 
 
+def delete_team(call: Call) -> None:
+    teams.delete_team(
+        call.backend, call.me, call.params["team"], call.field(call.json(), "confirm")
+    )
+
+
 def get_team_settings(call: Call) -> dict[str, Any]:
     return team_settings.get_settings(call.backend, call.me, call.params["team"])
 
@@ -73,6 +79,18 @@ def list_service_accounts(call: Call) -> list[dict[str, Any]]:
 def create_service_account(call: Call) -> dict[str, Any]:
     return service_accounts.create_service_account(
         call.backend, call.me, call.params["team"], call.field(call.json(), "name")
+    )
+
+
+def create_service_account_key(call: Call) -> dict[str, Any]:
+    return service_accounts.create_service_account_key(
+        call.backend, call.me, call.params["team"], call.params["name"]
+    )
+
+
+def revoke_service_account_key(call: Call) -> None:
+    service_accounts.revoke_service_account_key(
+        call.backend, call.me, call.params["team"], call.params["name"], call.int_param("key_id")
     )
 
 
@@ -120,6 +138,17 @@ ROUTES = [
         response=s.TEAM_DETAIL,
     ),
     Endpoint(
+        "DELETE",
+        "/teams/{team}",
+        delete_team,
+        "Delete a team with its projects, runs, reports, artifacts (files too) and registry "
+        "(system admins; confirm with the team's name)",
+        "teams",
+        request=s.body({"confirm": s.STR}, ["confirm"]),
+        status=204,
+        long=True,
+    ),
+    Endpoint(
         "GET",
         "/teams/{team}/settings",
         get_team_settings,
@@ -142,6 +171,7 @@ ROUTES = [
             }
         ),
         response=s.TEAM_SETTINGS,
+        long=True,
     ),
     Endpoint(
         "PUT",
@@ -204,6 +234,7 @@ ROUTES = [
         "teams",
         response=s.BINARY,
         response_type="application/zip",
+        long=True,
     ),
     Endpoint(
         "GET",
@@ -222,6 +253,23 @@ ROUTES = [
         request=s.body({"name": s.STR}, ["name"]),
         response=s.SERVICE_ACCOUNT_CREATED,
         status=201,
+    ),
+    Endpoint(
+        "POST",
+        "/teams/{team}/service-accounts/{name}/keys",
+        create_service_account_key,
+        "Mint another API key for a service account (team admins); the secret is shown once",
+        "teams",
+        response=s.API_KEY_CREATED,
+        status=201,
+    ),
+    Endpoint(
+        "DELETE",
+        "/teams/{team}/service-accounts/{name}/keys/{key_id}",
+        revoke_service_account_key,
+        "Revoke one of a service account's API keys (team admins)",
+        "teams",
+        status=204,
     ),
     Endpoint(
         "DELETE",

@@ -46,6 +46,7 @@ class SamplerConfig:
     bounded below by `MIN_SLOW_INTERVAL` and above by `DEFAULT_SLOW_INTERVAL`
     so that a 0.1 s monitor does not list NVML processes ten times a second.
     `enabled` names the collectors to build (None: all of them).
+    `since`: see the field.
     """
 
     interval: float = 10.0
@@ -57,6 +58,10 @@ class SamplerConfig:
     enabled: set[str] | None = None
     pss: bool = False
     openmetrics_histograms: bool = False
+    since: float | None = None
+    """Unix time from which the tree's CPU counts: a process started since
+    counts from its start, the root included (`labdeck monitor`'s command
+    counts whole); None: from the monitor's start."""
 
     def __post_init__(self) -> None:
         if not self.interval >= MIN_INTERVAL:
@@ -104,6 +109,13 @@ class Collector(abc.ABC):
 
     def info(self) -> dict[str, object]:
         """Facts recorded with the run once (limits used, device names and ids)."""
+        return {}
+
+    def problems(self) -> dict[str, str]:
+        """What fails now while the rest goes on (an endpoint, a lost GPU), what -> why.
+
+        Shown by `%labdeck status`; called from any thread, so it returns a copy.
+        """
         return {}
 
     def close(self) -> None:

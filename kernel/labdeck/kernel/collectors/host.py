@@ -7,10 +7,13 @@ probe; elsewhere (or with `procfs=False`) it reads the same values through
 psutil.
 
 Process figures cover the process and its descendants (`proctree`), whose
-tree is refreshed at most every `TREE_REFRESH_S`. RSS is summed over the
-tree, so pages shared after a fork count once per process. Under a cgroup
-memory limit, `memory` is `memory.current` (page cache included) over
-`memory.max`.
+tree is refreshed at every sample (at most every `TREE_REFRESH_S`), and
+count every CPU-second the tree spent, reaped children included. RSS is
+summed over the tree, so pages shared after a fork count once per process.
+Under a cgroup memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`),
+`memory` is the cgroup's usage less its inactive file pages, over the limit:
+the working set `docker stats` and `kubectl top` show (see cgroup.py).
+How each number is measured, for users: docs/sampling.md.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .proctree import ProcFile, ProcfsTree, PsutilTree
 
 MB = 1024.0 * 1024.0
 GB = MB * 1024.0
-TREE_REFRESH_S = 2.0
+TREE_REFRESH_S = 0.0
 _SECTOR = 512  # /proc/diskstats counts 512-byte sectors whatever the device's block size
 
 
@@ -120,6 +123,11 @@ class _PsutilSystem:
         return None
 
 
+def _memory_basis(limits: CgroupLimits | None) -> str:
+    limit = "memory.max" if limits is not None and limits.version == 2 else "memory.limit_in_bytes"
+    return f"cgroup {limit}, usage less inactive file pages"
+
+
 class HostCollector(Collector):
     """psutil-compatible host and process metrics, against cgroup limits when there are any."""
 
@@ -132,6 +140,7 @@ class HostCollector(Collector):
         cgroup_root: str = DEFAULT_ROOT,
     ) -> None:
         self._pid = config.pid
+        self._since = config.since
         self._paths = list(config.disk_paths)
         self._procfs = sys.platform.startswith("linux") if procfs is None else procfs
         self._cgroup_root = cgroup_root
@@ -147,21 +156,26 @@ class HostCollector(Collector):
         self._next_scan = 0.0
         self._memory_limit: int | None = None
         self._base: tuple[int, int, int, int] | None = None
+        self._cpu_total = 0.0
 
     def probe(self) -> Probe:
         if not psutil.pid_exists(self._pid):
             return Probe(False, f"process {self._pid} does not exist")
         try:
             self._system = _ProcfsSystem() if self._procfs else _PsutilSystem()
-            self._tree = ProcfsTree(self._pid) if self._procfs else PsutilTree(self._pid)
+            tree = ProcfsTree if self._procfs else PsutilTree
+            self._tree = tree(self._pid, self._since)
         except (OSError, psutil.Error) as exc:
             self.close()
             return Probe(False, f"cannot read process {self._pid}: {exc}")
+        if self._since is not None:
+            # CPU counts from `since`: the first sample's `cpu` spans from then.
+            self._prev_time = time.monotonic() - max(time.time() - self._since, 0.0)
         self._limits = read_cgroup_limits(self._pid, root=self._cgroup_root)
         limit, directory = self._limits.memory_max, self._limits.memory_dir
         if limit is not None and directory is not None and limit < self._system.memory()[0]:
             try:
-                self._cgroup_memory = CgroupMemory(directory)
+                self._cgroup_memory = CgroupMemory(directory, self._limits.version or 2)
                 self._memory_limit = limit
             except OSError:
                 self._cgroup_memory = None
@@ -202,6 +216,10 @@ class HostCollector(Collector):
         if self._prev_time is not None and now > self._prev_time:
             values["cpu"] = cpu_seconds / (now - self._prev_time) / limits.usable_cpus * 100.0
         self._prev_time = now
+        # The counter the per-cell ledger differences (ledger.py): CPU time of
+        # the tree since the first sample, never a percentage integrated.
+        self._cpu_total += cpu_seconds
+        values["proc.cpu.seconds"] = self._cpu_total
         values["proc.cpu.threads"] = float(threads)
         values["proc.memory.rssMB"] = rss / MB
 
@@ -239,10 +257,12 @@ class HostCollector(Collector):
         limited = self._memory_limit is not None
         return {
             "pid": self._pid,
+            # Unix time the first sample's `cpu` spans from (None: from the first sample).
+            "cpu_since": self._since,
             "disk_paths": [path for path, _, _ in self._disk_keys],
             "skipped_disk_paths": dict(self._skipped_paths),
             "reader": "procfs" if self._procfs else "psutil",
-            "memory_basis": "cgroup memory.max" if limited else "host total",
+            "memory_basis": _memory_basis(limits) if limited else "host total",
             "cgroup": limits.info() if limits else None,
         }
 

@@ -1,11 +1,16 @@
 """Scrape Prometheus / OpenMetrics endpoints (DCGM exporter, vLLM, a training server...).
 
-Each configured endpoint (name -> URL) is fetched with a 5 s timeout on the
-slow cadence. An endpoint that fails is retried after a delay that doubles
-up to five minutes, so a dead exporter costs one timeout now and then, not
-one per sample. Gauges, counters and untyped series are kept when any
-filter regex is found in the series name (no filters: all are kept); the
-decision is cached per name. A series is keyed
+Each configured endpoint (name -> URL) is fetched on the slow cadence, all of
+them at once (a thread each, from a small pool), each with its own 5 s
+timeout for the whole scrape. An endpoint is its own unit of failure: one
+that fails in any way (refused, timed out, not HTTP at all, cut short,
+unparsable) is retried after a delay that doubles up to five minutes, so a
+dead exporter costs one timeout now and then, not one per sample, and
+recovers by itself when it answers again. The others never wait for it: a
+scrape still running when the collector is sampled is picked up at a later
+sample, and a failing endpoint is listed by `%labdeck status`. Gauges,
+counters and untyped series are kept when any filter regex is found in the
+series name (no filters: all are kept); the decision is cached per name. A series is keyed
 `openmetrics.{endpoint}.{name}{labels}` with its labels sorted, so the same
 series always gets the same key.
 """
@@ -16,8 +21,11 @@ import importlib
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +34,13 @@ from .base import Collector, Probe
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 5.0
+COLLECT_WAIT_S = 0.5
+"""How long a sample waits for the scrapes it started before returning what has come."""
+MAX_WORKERS = 8
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 300.0
 _KEPT_TYPES = frozenset({"gauge", "counter", "untyped", "unknown"})
-# With the beta flag `openmetrics_histograms`: every series of histograms and
+# With the beta feature `openmetrics_histograms`: every series of histograms and
 # summaries too (`_bucket{le=…}`, `_sum`, `_count`, quantiles).
 _DISTRIBUTION_TYPES = frozenset({"histogram", "summary", "gaugehistogram"})
 _CREATED_BY = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
@@ -53,6 +64,9 @@ class _Endpoint:
     url: str
     failures: int = 0
     retry_at: float = 0.0
+    error: str = ""
+    scrape: Future[tuple[str, str]] | None = None
+    started: float = 0.0
 
 
 class OpenMetricsCollector(Collector):
@@ -68,12 +82,16 @@ class OpenMetricsCollector(Collector):
         timeout: float = TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
         histograms: bool = False,
+        collect_wait: float = COLLECT_WAIT_S,
     ) -> None:
         self._types = _KEPT_TYPES | _DISTRIBUTION_TYPES if histograms else _KEPT_TYPES
         self._endpoints = [_Endpoint(name, url) for name, url in endpoints.items()]
         self._filters = [re.compile(pattern) for pattern in filters]
         self._timeout = timeout
         self._clock = clock
+        self._collect_wait = collect_wait
+        self._pool: ThreadPoolExecutor | None = None
+        self._state = threading.Lock()  # guards the endpoints' failure fields, read by status
         self._keep: dict[str, bool] = {}
         self._keys: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self._parsers: dict[str, Callable[[str], Iterable[Any]]] = {}
@@ -134,33 +152,80 @@ class OpenMetricsCollector(Collector):
                     values[self._key(endpoint, sample.name, sample.labels)] = value
         return values
 
+    def _failed(self, endpoint: _Endpoint, now: float, exc: BaseException) -> None:
+        with self._state:
+            endpoint.failures += 1
+            delay = min(BACKOFF_FIRST_S * 2 ** (endpoint.failures - 1), BACKOFF_MAX_S)
+            endpoint.retry_at = now + delay
+            endpoint.error = f"{type(exc).__name__}: {exc}"
+        level = logging.WARNING if endpoint.failures == 1 else logging.DEBUG
+        log.log(
+            level,
+            "labdeck: scraping %s (%s) failed, retry in %.0f s: %s",
+            endpoint.name,
+            endpoint.url,
+            delay,
+            endpoint.error,
+        )
+
+    def _harvest(self, endpoint: _Endpoint, now: float, values: dict[str, float]) -> None:
+        """Take a finished scrape's values, or its failure; time out a stuck one."""
+        scrape = endpoint.scrape
+        if scrape is None:
+            return
+        if not scrape.done():
+            if now - endpoint.started > self._timeout and endpoint.retry_at <= endpoint.started:
+                # Over its own deadline (a server trickling bytes): a failure now;
+                # the thread ends with the socket timeout.
+                self._failed(endpoint, now, TimeoutError(f"no answer in {self._timeout:g} s"))
+            return
+        endpoint.scrape = None
+        if endpoint.retry_at > endpoint.started:
+            return  # already counted as timed out
+        try:
+            fmt, text = scrape.result()
+            values.update(self.parse(endpoint.name, text, fmt))
+        except Exception as exc:  # any failure of one endpoint is that endpoint's alone
+            self._failed(endpoint, now, exc)
+            return
+        if endpoint.failures:
+            log.info("labdeck: scraping %s works again", endpoint.name)
+        with self._state:
+            endpoint.failures, endpoint.retry_at, endpoint.error = 0, 0.0, ""
+
     def sample(self) -> dict[str, float]:
+        if self._pool is None:
+            workers = min(len(self._endpoints), MAX_WORKERS) or 1
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="labdeck-openmetrics")
         values: dict[str, float] = {}
+        now = self._clock()
+        started: list[Future[tuple[str, str]]] = []
         for endpoint in self._endpoints:
+            self._harvest(endpoint, now, values)
+            if endpoint.scrape is None and now >= endpoint.retry_at:
+                endpoint.started = now
+                endpoint.scrape = self._pool.submit(self._fetch, endpoint)
+                started.append(endpoint.scrape)
+        if started:
+            wait_for(started, timeout=min(self._collect_wait, self._timeout))
             now = self._clock()
-            if now < endpoint.retry_at:
-                continue
-            try:
-                fmt, text = self._fetch(endpoint)
-                values.update(self.parse(endpoint.name, text, fmt))
-            except (OSError, ValueError) as exc:
-                endpoint.failures += 1
-                delay = min(BACKOFF_FIRST_S * 2 ** (endpoint.failures - 1), BACKOFF_MAX_S)
-                endpoint.retry_at = now + delay
-                level = logging.WARNING if endpoint.failures == 1 else logging.DEBUG
-                log.log(
-                    level,
-                    "labdeck: scraping %s (%s) failed, retry in %.0f s: %s",
-                    endpoint.name,
-                    endpoint.url,
-                    delay,
-                    exc,
-                )
-                continue
-            if endpoint.failures:
-                log.info("labdeck: scraping %s works again", endpoint.name)
-            endpoint.failures, endpoint.retry_at = 0, 0.0
+            for endpoint in self._endpoints:
+                if endpoint.scrape in started:
+                    self._harvest(endpoint, now, values)
         return values
+
+    def problems(self) -> dict[str, str]:
+        with self._state:
+            return {
+                f"endpoint {e.name}": f"{e.error} ({e.failures} in a row; {e.url})"
+                for e in self._endpoints
+                if e.failures
+            }
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def info(self) -> dict[str, object]:
         return {

@@ -1,4 +1,4 @@
-"""`proc.memory.pssMB` (beta flag `proc_memory_pss`): the proportional set
+"""`proc.memory.pssMB` (beta feature `proc_memory_pss`): the proportional set
 size of the monitored process tree, shared pages split among their users.
 
 Reading PSS walks /proc/<pid>/smaps (about a millisecond a process), so this

@@ -9,6 +9,7 @@ each can also be displayed on its own: `display(ProfileForm(backend, actor))`.
 from __future__ import annotations
 
 from .account import ProfileForm
+from .alert_rules import AlertRulesForm, TeamAlertRulesForm
 from .base import Form, Outcome, Row
 from .danger import DeleteAccountForm
 from .emails import EmailsForm
@@ -26,6 +27,7 @@ from .team_admin import (
 from .teams import CreateTeamForm, CustomRolesForm, MyInvitationsForm, TeamMembersForm
 
 __all__ = [
+    "AlertRulesForm",
     "AlertsForm",
     "ApiKeysForm",
     "BetaFeaturesForm",
@@ -44,6 +46,7 @@ __all__ = [
     "ServiceAccountsForm",
     "StorageConnectorForm",
     "StorageForm",
+    "TeamAlertRulesForm",
     "TeamAlertsForm",
     "TeamAvatarForm",
     "TeamMembersForm",

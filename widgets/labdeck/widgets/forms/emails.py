@@ -71,10 +71,12 @@ class EmailsForm(Form):
         address = self.address.value
         outcome = self.run(
             lambda: emails.add_email(self.backend, self.actor, address),
-            done=f"Added {address.strip()}; a verification link was sent there.",
+            done=f"Added {address.strip()}.",
         )
-        if outcome.ok:
+        if outcome.ok and outcome.value is not None:
             self.address.value = ""
+            # Whether the link was emailed, or this server sends no mail.
+            self.status.value = f"{self.status.value} {outcome.value['mail']['message']}"
 
     def _primary(self, email_id: int, address: str) -> None:
         self.run(
@@ -84,11 +86,13 @@ class EmailsForm(Form):
         )
 
     def _resend(self, email_id: int, address: str) -> None:
-        self.run(
+        outcome = self.run(
             lambda: emails.resend_verification(self.backend, self.actor, email_id),
-            done=f"A new verification link was sent to {address}.",
+            done="A new verification link was made.",
             where=self.rows[address].error,
         )
+        if outcome.ok and outcome.value is not None:
+            self.status.value = f"{self.status.value} {outcome.value['mail']['message']}"
 
     def _delete(self, email_id: int, address: str) -> None:
         self.run(

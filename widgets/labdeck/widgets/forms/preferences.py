@@ -1,5 +1,5 @@
 """Beta features (F-US-3), alerts (F-US-4), GitHub (F-US-5) and storage
-(F-US-7): the account's preferences, over `services.betas`,
+(F-US-7): the account's preferences, over `services.beta_features`,
 `services.alert_settings`, `services.github` and `services.usage`."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import html
 
 import ipywidgets as w
 
-from labdeck.backend.services import alert_settings, betas, github, usage
+from labdeck.backend.services import alert_settings, beta_features, github, usage
 
 from .base import WIDE, Form, SwitchGrid, UsageBar, hide, note
 
 
 class BetaFeaturesForm(Form):
-    """One checkbox per flag of the registry, with what it does; Save sends
+    """One checkbox per beta feature of the catalogue, with what it does; Save sends
     them all and the service checks every one before saving any."""
 
     title = "Beta features"
@@ -28,7 +28,7 @@ class BetaFeaturesForm(Form):
     def load(self) -> None:
         self.checkboxes = {}
         lines: list[w.Widget] = []
-        for feature in betas.list_features(self.backend, self.actor):
+        for feature in beta_features.list_beta_features(self.backend, self.actor):
             name = str(feature["name"])
             box = w.Checkbox(value=bool(feature["enabled"]), description=name, indent=False)
             self.checkboxes[name] = box
@@ -38,7 +38,7 @@ class BetaFeaturesForm(Form):
     def _save(self) -> None:
         changes = {name: bool(box.value) for name, box in self.checkboxes.items()}
         self.run(
-            lambda: betas.set_features(self.backend, self.actor, changes),
+            lambda: beta_features.set_beta_features(self.backend, self.actor, changes),
             done="Beta features saved.",
         )
 

@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from labdeck.backend.context import Actor, Backend
 from labdeck.backend.errors import NotFound
+from labdeck.backend.roles import TeamRole
 from labdeck.backend.services import (
     invitations,
     members,
@@ -65,7 +66,7 @@ class InvitationsForm(TeamForm):
         chosen = self.role.value
         self.role.options = role_options(self.backend, self.actor, organization)
         values = [value for _label, value in self.role.options]
-        self.role.value = chosen if chosen in values else "member"
+        self.role.value = chosen if chosen in values else TeamRole.MEMBER
         # The team's open invitations come with the first page of its members.
         pending = members.list_members(self.backend, self.actor, self.team, limit=1)
         self.rows = {int(inv["id"]): self._row(inv) for inv in pending["invitations"]}
@@ -87,10 +88,12 @@ class InvitationsForm(TeamForm):
         email, role = self.email.value, self.role.value
         outcome = self.run(
             lambda: invitations.invite(self.backend, self.actor, self.team, email, role),
-            done=f"Invited {email.strip().lower()}; they were emailed.",
+            done=f"Invited {email.strip().lower()}.",
         )
-        if outcome.ok:
+        if outcome.ok and outcome.value is not None:
             self.email.value = ""
+            # Whether they were emailed, or this server sends no mail.
+            self.status.value = f"{self.status.value} {outcome.value['mail']['message']}"
 
     def _cancel(self, number: int) -> None:
         self.run(

@@ -12,13 +12,18 @@ from typing import Any
 import ipywidgets as w
 
 from labdeck.backend.context import Actor, Backend
-from labdeck.backend.permissions import CUSTOM_ROLE_BASES, CUSTOMIZABLE_ACTIONS, TEAM_ROLES
+from labdeck.backend.permissions import CUSTOMIZABLE_ACTIONS, TEAM_ROLES
+from labdeck.backend.roles import CUSTOM_ROLE_BASES, TeamRole
 from labdeck.backend.services import invitations, members, orgs, profile, teams
 
 from .base import ERROR_COLOUR, WIDE, Form, Row, day, note, readable
 
 Callback = Callable[[], None]
-ROLE_LABELS = {"admin": "Admin", "member": "Member", "view_only": "View-only"}
+ROLE_LABELS: dict[str, str] = {
+    TeamRole.ADMIN: "Admin",
+    TeamRole.MEMBER: "Member",
+    TeamRole.VIEW_ONLY: "View-only",
+}
 PAGE_SIZE = 200
 
 

@@ -1,0 +1,117 @@
+"""`labdeck serve`: the team's labdeck service under JupyterHub (F-ID-4).
+
+A jupyter_server that loads the labdeck extension and nothing else, owns the
+database (PostgreSQL, `LABDECK_DATABASE_URL`), and signs requests in with a
+JupyterHub token checked by the Hub (`hubauth.HubTokenIdentityProvider`) or
+a labdeck API key. Users' single-user servers and kernels are its clients
+(`service_url`); no user process holds the database's credentials.
+
+Run by the Hub as a managed service (`c.JupyterHub.services`), it takes
+where to listen from the environment the Hub gives it
+(`JUPYTERHUB_SERVICE_URL`, `JUPYTERHUB_SERVICE_PREFIX`); run by hand, give
+`--ip`, `--port` and `--ServerApp.base_url` and the `JUPYTERHUB_*`
+variables HubAuth needs (docs/hub.md).
+
+Anything of jupyter_server besides labdeck's API (contents, kernels,
+terminals, sessions) would let any Hub user with access to the service act
+on the service's own files and processes — where the database credentials
+live — so `LabdeckOnlyAuthorizer` refuses every resource but labdeck's, no
+other server extension is loaded, and terminals are off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.serverapp import ServerApp
+from tornado import web
+from traitlets import default
+
+from .handlers import AUTH_RESOURCE
+from .hubauth import HubTokenIdentityProvider
+
+
+class LabdeckOnlyAuthorizer(Authorizer):
+    """Everything but labdeck's own REST API is refused, to everyone."""
+
+    def is_authorized(
+        self, handler: web.RequestHandler, user: Any, action: str, resource: str
+    ) -> bool:
+        return resource == AUTH_RESOURCE
+
+
+def _hub_service_url() -> tuple[str | None, int | None]:
+    url = os.environ.get("JUPYTERHUB_SERVICE_URL", "")
+    if not url:
+        return None, None
+    parts = urlsplit(url)
+    return parts.hostname, parts.port
+
+
+class LabdeckService(ServerApp):
+    name = "labdeck-serve"
+    description = (
+        "The labdeck service of a JupyterHub: the REST API over the team's database, "
+        "for people signed in to the Hub (their Hub token) and labdeck API keys."
+    )
+    # LabdeckApp asks: this server owns the database, it is nobody's client.
+    owns_labdeck_database = True
+
+    @default("jpserver_extensions")
+    def _only_labdeck(self) -> dict[str, bool]:
+        return {"labdeck": True}
+
+    def find_server_extensions(self) -> None:
+        # Extensions enabled in the Jupyter config directories are for users'
+        # servers; the service loads labdeck alone.
+        return None
+
+    @default("identity_provider_class")
+    def _hub_identity(self) -> type:
+        return HubTokenIdentityProvider
+
+    @default("authorizer_class")
+    def _labdeck_only(self) -> type:
+        return LabdeckOnlyAuthorizer
+
+    @default("terminals_enabled")
+    def _no_terminals(self) -> bool:
+        return False
+
+    @default("open_browser")
+    def _no_browser(self) -> bool:
+        return False
+
+    @default("allow_remote_access")
+    def _behind_the_hub_proxy(self) -> bool:
+        # Requests arrive through the Hub's proxy with the Hub's public Host
+        # header; every one is authenticated by token, so Host is no defence.
+        return True
+
+    @default("port_retries")
+    def _exact_port(self) -> int:
+        # The Hub routes to one address: another port would be unreachable.
+        return 0
+
+    @default("ip")
+    def _hub_ip(self) -> str:
+        return _hub_service_url()[0] or "127.0.0.1"
+
+    @default("port")
+    def _hub_port(self) -> int:
+        return _hub_service_url()[1] or 10101
+
+    @default("base_url")
+    def _hub_prefix(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`labdeck serve [--ServerApp.x=…] [--LabdeckApp.x=…] [--HubAuth.x=…]`."""
+    LabdeckService.launch_instance(argv=list(sys.argv[1:] if argv is None else argv))
+    return 0

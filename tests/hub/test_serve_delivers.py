@@ -1,0 +1,78 @@
+"""Issue 14 item 1: the deliverer is started by `labdeck serve` (the Hub
+service), not only by a user's Jupyter server. A real `labdeck serve`
+process, started as the Hub starts it (`python -m labdeck.cli serve` with
+`LABDECK_*` settings in its environment, docs/hub.md) but without a Hub
+(no request is made that needs one), owns a database whose outbox holds a
+queued alert: the mail reaches a real SMTP server (aiosmtpd) on 127.0.0.1,
+once, and the row is marked sent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mailpeers import smtp_peer, smtp_settings
+from servers import free_port, wait_until_answering
+from sqlalchemy import select
+
+from labdeck.backend.context import Actor, Backend
+from labdeck.backend.models import Notification
+from labdeck.backend.services import alerts
+
+
+def test_labdeck_serve_runs_the_deliverer(
+    backend: Backend, make_user: Callable[..., Actor], database_url: str, tmp_path: Path
+) -> None:
+    alice = make_user("alice")
+    # Queued before the service starts: nobody else drains this database.
+    alerts.send_alert(backend, alice, "disk almost full", text="on the training box")
+    with backend.db.reader() as session:
+        (row,) = session.scalars(select(Notification))
+    assert row.sent_at is None and row.recipient == "alice@example.org"
+
+    port = free_port()
+    with smtp_peer() as smtp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
+        env |= {
+            "LABDECK_DATABASE_URL": database_url,
+            "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
+            "LABDECK_DELIVERY_INTERVAL": "0.2",
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            # What the Hub gives a managed service; nothing here calls the Hub.
+            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+            "JUPYTERHUB_SERVICE_PREFIX": "/services/labdeck/",
+            "JUPYTERHUB_SERVICE_NAME": "labdeck",
+            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
+            "JUPYTERHUB_API_TOKEN": "unused-by-this-test",
+            **{f"LABDECK_{k.upper()}": str(v) for k, v in smtp_settings(smtp.port).items()},
+        }
+        log = tmp_path / "serve.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "labdeck.cli", "serve", "--ServerApp.allow_root=True"],
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            openapi = f"http://127.0.0.1:{port}/services/labdeck/labdeck/api/openapi.json"
+            wait_until_answering(openapi, proc, log, status=200)
+            (mail,) = smtp.inbox.wait_for(1)
+            time.sleep(1.0)  # a second send would arrive within a few rounds
+            assert len(smtp.inbox.received) == 1
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    assert mail.rcpt_tos == ["alice@example.org"]
+    assert "disk almost full" in mail.message["Subject"]
+    assert "on the training box" in mail.text
+    with backend.db.reader() as session:
+        (row,) = session.scalars(select(Notification))
+    assert row.sent_at is not None and row.attempts == 1
