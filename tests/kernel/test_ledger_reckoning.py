@@ -52,3 +52,35 @@ def test_finish_reckons_what_waits_and_samples_are_pruned() -> None:
     assert all(len(s.t) == 1 for s in ledger._samples.values())
     ledger.close(12345, 1.0, rows.append)  # an unknown cell: nothing
     assert len(rows) == 1
+
+
+def test_the_kernels_own_readings_at_the_edges_win_over_late_samples() -> None:
+    """With the kernel's own readings (`probe`, scripted here: what the
+    process's CPU clock and RSS said at each call), the kernel's share is
+    exact at the cell's edges; only the children's is taken from samples.
+    The samples below were read late (the tree's CPU behind the clock, as
+    when a burning cell holds the GIL), and a 300 MB block allocated before
+    the cell is in the sample after its start: none of it is charged."""
+    readings = iter(
+        [
+            (10.0, 500.0),  # the sample at t=0, as it arrives: no children
+            (11.0, 800.0),  # open, t=0.5 (the block is allocated)
+            (11.9, 800.0),  # the sample at t=1 (children: 0.5 CPU-s, 20 MB)
+            (13.0, 800.0),  # close, t=2
+            (13.1, 800.0),  # the sample at t=3 (children: 1.0 CPU-s, 20 MB)
+        ]
+    )
+    ledger = CellLedger(lambda: next(readings))
+    rows: list[dict[str, Any]] = []
+    ledger(0.0, sample(10.0, 500))
+    token = ledger.open(0.5)
+    ledger(1.0, sample(12.4, 820))
+    ledger.close(token, 2.0, rows.append)
+    ledger(3.0, sample(14.1, 820))
+    (row,) = rows
+    # Own: 13.0 - 11.0 = 2.0; children: 0.25 at 0.5 (interpolated), 0.75 at 2.
+    assert row["cpu_seconds"] == pytest.approx(2.5)
+    # Own 800 MB at both edges, children 10 MB at 0.5 and 20 MB at 2:
+    # +10 MB; the peak is the sample during the cell, 820 MB.
+    assert row["rss_delta_bytes"] == int(10 * MB)
+    assert row["rss_peak_bytes"] == int(820 * MB)

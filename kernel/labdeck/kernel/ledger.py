@@ -10,17 +10,20 @@ reckons the cell's row:
   `gpu.{i}.energyJoules`) are read at the cell's start and end by linear
   interpolation between the samples around them, and differenced: a cell's
   CPU-seconds is the process tree's CPU time, never a percentage integrated;
-- except the kernel's own CPU time, which the ledger reads itself at the
-  cell's start and end (`clock`, the process's CPU clock: one system call,
-  no sample): interpolating it was off by up to a third of a second for a
-  2 s burn on a loaded machine, where the sampling thread, waiting for the
-  GIL the burning cell holds, reads the tree well after its sample's
-  timestamp. The part of children and grandchildren (the tree's counter
-  less the kernel's own clock, read as each sample arrives) is still
-  interpolated;
+- except the kernel process's own CPU time and RSS, which the ledger reads
+  itself at the cell's start and end (`kernel_probe`: the CPU clock and
+  `/proc/self/statm` through psutil, tens of microseconds, no sample).
+  Interpolated, a 2 s burn was charged 1.7 CPU-s on a loaded machine (the
+  sampling thread, waiting for the GIL the burning cell holds, reads the
+  tree well after its sample's timestamp), and a 300 MB allocation made
+  between two samples was charged to the next cell too. The children's
+  and grandchildren's share (the tree's figure less the kernel's own, read
+  as each sample arrives) is still taken from the samples;
 - levels (`proc.memory.rssMB`, `gpu.{i}.memoryAllocatedBytes`) are taken at
   the last sample at or before the start and the first at or after the end;
-  the peak is the largest sample between those two;
+  the peak is the largest sample between those two (with the kernel's own
+  readings: the RSS at the start and end, and the peak the largest of those
+  and of the samples taken during the cell);
 - GPU utilization is the mean of the samples from the start to the first
   sample at or after the end (NVML reports each as an average over the last
   sample period);
@@ -39,20 +42,26 @@ from __future__ import annotations
 import bisect
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 MB = 1024.0 * 1024.0
 CPU = "proc.cpu.seconds"
-# The tree's CPU time less the kernel's own (see the module's docstring): the
-# ledger's own series, never a metric key.
-CHILDREN = "ledger:children.cpu.seconds"
+# The tree's CPU time and RSS less the kernel's own (see the module's
+# docstring): the ledger's own series, never metric keys.
+CHILDREN_CPU = "ledger:children.cpu.seconds"
+CHILDREN_RSS = "ledger:children.rssMB"
 RSS = "proc.memory.rssMB"
 COUNTERS_MB = {"disk_read_bytes": "disk.in", "disk_write_bytes": "disk.out"}
 COUNTERS_BYTES = {"net_sent_bytes": "network.sent", "net_recv_bytes": "network.recv"}
 _GPU_KEY = re.compile(r"gpu\.(\d+)\.(memoryAllocatedBytes|gpu|energyJoules|powerWatts)\Z")
-_KEPT = frozenset({CPU, CHILDREN, RSS, *COUNTERS_MB.values(), *COUNTERS_BYTES.values()})
+_KEPT = frozenset(
+    {CPU, RSS, CHILDREN_CPU, CHILDREN_RSS, *COUNTERS_MB.values(), *COUNTERS_BYTES.values()}
+)
 
 #: The fields of a ledger row, besides the marker's own (`execution_count`,
 #: `first_line`, `start_t`, `end_t`, `error`); every figure may be None when
@@ -118,10 +127,11 @@ def usage(
     samples: dict[str, _Series],
     start: float,
     end: float,
-    own_cpu: tuple[float, float] | None = None,
+    own: tuple[Reading, Reading] | None = None,
 ) -> dict[str, Any]:
     """One cell's figures from the kept samples (see the module's docstring);
-    `own_cpu`: the kernel's CPU clock read at the cell's start and end."""
+    `own`: the kernel's own (CPU-seconds, RSS MB) read at the cell's start
+    and end."""
 
     def counter(key: str, scale: float = 1.0) -> float | None:
         series = samples.get(key)
@@ -129,15 +139,21 @@ def usage(
             return None
         return max(series.counter_at(end) - series.counter_at(start), 0.0) * scale
 
-    children = samples.get(CHILDREN)
-    if own_cpu is not None and children is not None and children.t:
-        spent = max(children.counter_at(end) - children.counter_at(start), 0.0)
-        cpu_seconds: float | None = max(own_cpu[1] - own_cpu[0], 0.0) + spent
+    children_cpu, children_rss = samples.get(CHILDREN_CPU), samples.get(CHILDREN_RSS)
+    if own is not None and children_cpu is not None and children_cpu.t:
+        spent = max(children_cpu.counter_at(end) - children_cpu.counter_at(start), 0.0)
+        cpu_seconds: float | None = max(own[1][0] - own[0][0], 0.0) + spent
     else:
         cpu_seconds = counter(CPU)
     row: dict[str, Any] = {"cpu_seconds": cpu_seconds}
     rss = samples.get(RSS)
-    if rss is not None and rss.t:
+    if own is not None and rss is not None and children_rss is not None and children_rss.t:
+        at_start = own[0][1] + max(children_rss.counter_at(start), 0.0)
+        at_end = own[1][1] + max(children_rss.counter_at(end), 0.0)
+        during = [v for t, v in zip(rss.t, rss.v, strict=True) if start <= t <= end]
+        row["rss_peak_bytes"] = int(max(at_start, at_end, *during) * MB)
+        row["rss_delta_bytes"] = int((at_end - at_start) * MB)
+    elif rss is not None and rss.t:
         lo, hi = rss.span(start, end)
         row["rss_peak_bytes"] = int(max(rss.v[lo : hi + 1]) * MB)
         row["rss_delta_bytes"] = int((rss.v[hi] - rss.v[lo]) * MB)
@@ -183,29 +199,42 @@ def usage(
     return row
 
 
-_Pending = tuple[float, float, Done, tuple[float, float] | None]
+#: The kernel process's own (CPU-seconds, RSS in MB), read by the ledger.
+Reading = tuple[float, float]
+_Pending = tuple[float, float, Done, tuple[Reading, Reading] | None]
+
+
+def kernel_probe() -> Callable[[], Reading]:
+    """The reader of this process's own CPU time (all its threads: the
+    CPU clock) and RSS, for `CellLedger`."""
+    process = psutil.Process()
+
+    def read() -> Reading:
+        return time.process_time(), process.memory_info().rss / MB
+
+    return read
 
 
 class CellLedger:
     """A sink `(t, values)` that reckons each closed cell's row once a
     sample at or after its end arrives (or at `finish`).
 
-    `clock`: the kernel process's CPU clock (`time.process_time`), read at
-    each cell's start and end; None (tests of the reckoning): the CPU time
-    is interpolated from the samples like the other counters."""
+    `probe` (`kernel_probe()`): read at each cell's start and end and as
+    each sample arrives; None (tests of the reckoning): CPU time and RSS are
+    taken from the samples alone, like the other figures."""
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
-        self._clock = clock
+    def __init__(self, probe: Callable[[], Reading] | None = None) -> None:
+        self._probe = probe
         self._lock = threading.Lock()
         self._samples: dict[str, _Series] = {}
-        self._open: dict[int, tuple[float, float | None]] = {}
+        self._open: dict[int, tuple[float, Reading | None]] = {}
         self._pending: list[_Pending] = []
         self._last_t: float | None = None
         self._next = 0
 
     def open(self, start_t: float) -> int:
         """A cell started; the token names it to `close`."""
-        own = self._clock() if self._clock is not None else None
+        own = self._probe() if self._probe is not None else None
         with self._lock:
             self._next += 1
             self._open[self._next] = (start_t, own)
@@ -214,7 +243,7 @@ class CellLedger:
     def close(self, token: int, end_t: float, done: Done) -> None:
         """The cell ended: `done(row)` is called with its figures, from the
         sampling thread once a sample at or after `end_t` arrived."""
-        own_end = self._clock() if self._clock is not None else None
+        own_end = self._probe() if self._probe is not None else None
         with self._lock:
             opened = self._open.pop(token, None)
             if opened is None:
@@ -230,8 +259,13 @@ class CellLedger:
         self._deliver(ready)
 
     def __call__(self, t: float, values: dict[str, float]) -> None:
-        if self._clock is not None and CPU in values:
-            values = {**values, CHILDREN: values[CPU] - self._clock()}
+        if self._probe is not None and CPU in values and RSS in values:
+            cpu, rss = self._probe()
+            values = {
+                **values,
+                CHILDREN_CPU: values[CPU] - cpu,
+                CHILDREN_RSS: values[RSS] - rss,
+            }
         with self._lock:
             for key, value in values.items():
                 if key in _KEPT or _GPU_KEY.match(key):

@@ -29,7 +29,7 @@ from typing import Any
 import IPython
 from IPython.core.interactiveshell import InteractiveShell
 
-from .ledger import USAGE_FIELDS, CellLedger
+from .ledger import USAGE_FIELDS, CellLedger, kernel_probe
 from .session import Monitor
 
 log = logging.getLogger("labdeck")
@@ -54,7 +54,7 @@ class CellMarkers:
         self._current: dict[str, Any] | None = None
         self._token = 0
         self._source = ""
-        self.ledger = CellLedger(time.process_time)  # the kernel's own CPU clock
+        self.ledger = CellLedger(kernel_probe())
         monitor.add_sink(self.ledger)
 
     def register(self) -> None:
