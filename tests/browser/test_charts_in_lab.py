@@ -102,8 +102,10 @@ def check(page: Page, errors: list[str]) -> None:
     ticks = [t.strip() for t in live.locator(".xtick text").all_text_contents()]
     assert ticks and all(ELAPSED.match(t) for t in ticks), ticks
     prompt = page.locator(".jp-Notebook .jp-CodeCell").nth(2).locator(".jp-InputPrompt")
-    shown = re.search(r"\[(\d+)\]", prompt.inner_text())
-    assert shown is not None, prompt.inner_text()
+    # textContent: innerText is empty while JupyterLab's windowing leaves
+    # the cell off-screen un-rendered.
+    shown = re.search(r"\[(\d+)\]", prompt.text_content() or "")
+    assert shown is not None, prompt.text_content()
     labels = live.locator(".annotation-text").all_text_contents()
     assert any(label.startswith(f"[{shown.group(1)}]") for label in labels), (shown, labels)
     header = (

@@ -217,3 +217,45 @@ def test_the_magics_chart_relays_highlight_band_to_the_live_chart() -> None:
     relay.stop()
     assert chart.view.highlighted == T0
     assert [s.fillcolor for s in chart.view.figure.layout.shapes] == [HIGHLIGHT_BAND]
+
+
+def test_the_grid_takes_as_many_columns_as_the_browsers_width_holds() -> None:
+    """The figure's views report their laid-out width with each edit they
+    answer (Plotly's `_js2py_widget_layoutDelta`, set here as the browser's
+    message sets it): wide, the panels go four to a row; narrow, one; the
+    widest view of an edit counts, and Plotly's width for a view not laid
+    out (700) does not; the traces, their data and the widget the notebook
+    shows follow the new figure."""
+    chart = LiveChart(interactive=True)
+    for i in range(4):
+        chart(T0 + i, {**HOST, "cpu": float(i)})
+    chart.close()
+    view = chart.view
+    assert len(view.panels) >= 4
+
+    def x_starts() -> set[float]:
+        layout = view.figure.layout
+        return {round(layout[f"xaxis{p.suffix}"].domain[0], 3) for p in view.panels.values()}
+
+    def report(width: float, edit: int) -> None:
+        view.figure._js2py_widget_layoutDelta = {
+            "layout_delta": {"width": width},
+            "layout_edit_id": edit,
+        }
+
+    assert len(x_starts()) == 2  # no width reported yet: two columns
+    before = [list(trace.y) for trace in view.figure.data]
+    first = view.figure
+    report(1800, 1)
+    assert view.figure is not first and view.width_px == 1800
+    assert len(x_starts()) == 4
+    assert [list(trace.y) for trace in view.figure.data] == before
+    assert view.widget.children[-1] is view.figure
+    wide = view.figure
+    report(1700, 1)  # another view of the same edit, or the next edit: still four columns
+    report(600, 1)  # a narrower view answering the same edit: the widest counts
+    assert view.figure is wide
+    report(700, 2)  # a view not laid out yet: not a width
+    assert view.figure is wide
+    report(600, 3)
+    assert x_starts() == {0.0}

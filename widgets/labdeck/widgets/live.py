@@ -84,9 +84,9 @@ class LiveChart:
         self._last_t = 0.0
         # Shows the chart again (set by whoever displayed it): see `resync`.
         self.redisplay: Callable[[], None] | None = None
-        self._viewed = False
-        self._sent_unseen = False
-        self._resync_due = False
+        self._regrid_due = False
+        self.view.figure_hooks.append(self._watch)
+        self.view.on_resize = self._regrid_soon
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -144,9 +144,9 @@ class LiveChart:
             self._wake.clear()
             try:
                 self.draw()
-                if self._resync_due:
-                    self._resync_due = False
-                    self.resync()
+                if self._regrid_due:
+                    self._regrid_due = False
+                    self.view.regrid()
             except Exception:
                 log.exception("labdeck: the live chart failed to draw; it stops updating")
                 return
@@ -189,11 +189,7 @@ class LiveChart:
                 panel: [TraceSpec(k, k, describe(k).label, series_colour(k)) for k in keys]
                 for panel, keys in wanted.items()
             }
-            figure = self.view.build(
-                specs, {k: self._arrays(k) for ks in wanted.values() for k in ks}
-            )
-            if self.fetch_window is not None and isinstance(figure, go.FigureWidget):
-                figure.layout.on_change(self._on_range, "xaxis.range")
+            self.view.build(specs, {k: self._arrays(k) for ks in wanted.values() for k in ks})
         elif not self.zoomed:
             self._restyle(sorted(changed))
         running = any(m.get("end_t") is None for m in self.markers)
@@ -209,20 +205,24 @@ class LiveChart:
             self.view.relayout_bands(axis)
         self.view.set_header(self.latest, self._last_t - origin, "stopped" if self.stopped else "")
         self.updates += 1
-        if not self._viewed:
-            self._sent_unseen = True
 
     # -- the browser's copy ------------------------------------------------------------------
 
-    def _on_view(self, change: Any) -> None:
-        """A view in the browser drew the figure (Plotly's widget reports its
-        trace deltas after each render). The first time, if updates were
-        sent before, the browser may have dropped them: resync."""
-        if change.get("new") and not self._viewed:
-            self._viewed = True
-            if self._sent_unseen:
-                self._resync_due = True
-                self._wake.set()
+    def _watch(self, figure: Any) -> None:
+        """Observers on each figure the view builds: zooming, when stored
+        points can fill a window in."""
+        if isinstance(figure, go.FigureWidget) and self.fetch_window is not None:
+            figure.layout.on_change(self._on_range, "xaxis.range")
+
+    def _regrid_soon(self) -> None:
+        """A view's width changed the grid's columns (a comm message, on the
+        kernel's thread): the drawing thread lays the panels out again, or,
+        once the run stopped and that thread with it, this one."""
+        if self._stop.is_set():
+            self.view.regrid()
+        else:
+            self._regrid_due = True
+            self._wake.set()
 
     def resync(self) -> None:
         """Make the browser's copy of the figure whole, and show it again.
@@ -233,11 +233,12 @@ class LiveChart:
         browser is busy can stay an empty frame. The widget's state
         (`_widget_data`, `_widget_layout`) is what a newly created view draws
         from, so the whole figure is sent as that state and the output is
-        shown again (`redisplay`), which creates that new view. Done once when
-        a figure's first view reports and updates preceded it, and at close,
-        so the finished chart is complete whatever was lost. (A figure is
-        opened whole, `panels.whole_figure_widget`, so only the updates after
-        it can be lost.)"""
+        shown again (`redisplay`), which creates that new view. Done at
+        close, so the finished chart (what the saved notebook keeps) is
+        complete whatever was lost. Not while the run goes on: a figure is
+        opened whole (`panels.whole_figure_widget`) and every later draw
+        sends whole arrays, so the next draw repairs a lost one, whereas
+        showing the output again redraws the chart under the person's eyes."""
         figure = self.view.figure
         if figure is None or not self.view.interactive:
             return
@@ -272,7 +273,7 @@ class LiveChart:
         if not keys:
             return
         arrays = [self._arrays(k) for k in keys]
-        self.view.figure.plotly_restyle(
+        self.view.restyle(
             {
                 "x": [a[0] for a in arrays],
                 "y": [a[1] for a in arrays],
@@ -311,7 +312,7 @@ class LiveChart:
         if not keys:
             return
         ts = [np.asarray(window["series"][k]["t"], dtype=float) for k in keys]
-        self.view.figure.plotly_restyle(
+        self.view.restyle(
             {
                 "x": [(t - origin) * 1000 for t in ts],
                 "y": [np.asarray(window["series"][k]["v"], dtype=float) for k in keys],
@@ -328,7 +329,7 @@ class LiveChart:
         with self._lock:
             self._markers_changed = True
         self.draw()
-        if self._sent_unseen or self._viewed:
+        if self.updates:
             self.resync()
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,11 @@ PANEL_BOTTOM_PX = 72
 LEGEND_BELOW_PX = 26
 MIN_PANEL_PX = 420
 """Panels are at least this wide: the grid holds as many columns as fit."""
+UNSIZED_PX = 700
+"""The width Plotly.js gives a figure whose container has none yet (its
+`layout.width` default): a view drawn before its cell was laid out."""
+UNSIZED_RETRIES = 3
+"""Times a figure drawn unsized is asked to size itself to its cell."""
 LABEL_FONT_PX = 10
 CHAR_PX = 6.0
 """About the width of one character of a band label, for fitting labels."""
@@ -225,12 +230,18 @@ def y_axis(panel: str) -> dict[str, Any]:
 
 def panel_order(panels: Iterable[str]) -> list[str]:
     """Process quantities first (what the cell did), then the system's."""
-    first = ("CPU (", "Process memory", "GPU", "Threads")
+    first = ("CPU (", "CPU time", "Process memory", "GPU", "Threads")
     return sorted(panels, key=lambda p: (not p.startswith(first), p))
 
 
-def columns_for(count: int) -> int:
-    return 1 if count <= 1 else 2
+def columns_for(count: int, width_px: float | None = None) -> int:
+    """As many columns of at least `MIN_PANEL_PX` as the view's width holds,
+    never more than there are panels; two until a view has said its width."""
+    if count <= 1:
+        return 1
+    if width_px is None:
+        return 2
+    return max(1, min(count, int(width_px // MIN_PANEL_PX)))
 
 
 class ChartView:
@@ -242,6 +253,14 @@ class ChartView:
     `widget` is what a notebook displays (`ipywidgets.VBox` of the header
     and the figure); with `interactive=False` the figure is a plain
     `go.Figure` (a test or a static export) and there is no widget.
+
+    The grid follows the width the browser gives the figure (a responsive
+    grid): each view of the figure reports its laid-out width as it draws
+    and when the window or the notebook's panel is resized (`width_px`), and
+    when that changes the number of columns the figure is rebuilt with its
+    current traces (`regrid`), through `on_resize` when the view's owner
+    draws on a thread of its own. `figure_hooks` are called with every
+    figure built, for its owner's observers.
     """
 
     def __init__(self, title: str = "", *, interactive: bool = True) -> None:
@@ -256,6 +275,12 @@ class ChartView:
         self._long = False
         self.figure: Any = None
         self.widget: Any = None
+        self.width_px: float | None = None
+        self._width_edit: Any = None
+        self._widest = 0.0
+        self._resizes = 0
+        self.figure_hooks: list[Callable[[Any], None]] = []
+        self.on_resize: Callable[[], None] | None = None
         self.header: Any = None
         self._parts: list[Any] = []
         if interactive:
@@ -292,8 +317,6 @@ class ChartView:
     ) -> Any:
         """(Re)build the figure with every panel's `specs` and their data,
         complete, and show it in place of the last one."""
-        import plotly.graph_objects as go
-
         self.panels = {}
         traces: list[dict[str, Any]] = []
         for number, name in enumerate(panel_order(specs), start=1):
@@ -304,6 +327,17 @@ class ChartView:
                 trace["xaxis"], trace["yaxis"] = f"x{panel.suffix}", f"y{panel.suffix}"
                 trace["legend"] = f"legend{panel.suffix}"
                 traces.append(trace)
+        return self._show(traces)
+
+    def regrid(self) -> None:
+        """Lay the panels out again for the current width: a new figure with
+        the current traces (their data as last drawn) in place of the old."""
+        if self.figure is not None:
+            self._show([trace.to_plotly_json() for trace in self.figure.data])
+
+    def _show(self, traces: list[dict[str, Any]]) -> Any:
+        import plotly.graph_objects as go
+
         layout = self.grid_layout()
         shapes, labels = self.band_layout()
         layout["shapes"], layout["annotations"] = shapes, [*self.titles(), *labels]
@@ -311,13 +345,51 @@ class ChartView:
         self.figure = cls(
             data=traces, layout=layout, **({"_validate": False} if self.interactive else {})
         )
+        if self.interactive:
+            self._width_edit = None  # a new figure counts its edits afresh
+            self._resizes = 0
+            self.figure.observe(self._on_layout_delta, names="_js2py_widget_layoutDelta")
+        for hook in self.figure_hooks:
+            hook(self.figure)
         if self.widget is not None:
             self.widget.children = (*self._parts, self.header, self.figure)
         return self.figure
 
+    def _on_layout_delta(self, change: Any) -> None:
+        """A view of the figure drew, or echoed a relayout (every view does,
+        each time; a window's resize is one): its full layout, width
+        included. The grid follows the widest view that answered the latest
+        edit (`layout_edit_id`), so two views of one notebook do not flip it
+        between their widths at every draw; Plotly's width for a container
+        not laid out yet (`UNSIZED_PX`) is not a width."""
+        if change.get("owner") is not self.figure:
+            return  # a figure replaced since
+        message = change.get("new") or {}
+        width = (message.get("layout_delta") or {}).get("width")
+        if not isinstance(width, (int, float)) or width <= 0:
+            return
+        if width == UNSIZED_PX:
+            # Drawn before JupyterLab laid the cell out (a chart built while
+            # its cell is scrolled away): Plotly keeps that width until the
+            # window is resized. Asked again, it sizes the figure to its cell.
+            if self._resizes < UNSIZED_RETRIES:
+                self._resizes += 1
+                self.figure.autosize()
+            return
+        edit = message.get("layout_edit_id")
+        if edit != self._width_edit:
+            self._width_edit, self._widest = edit, float(width)
+        else:
+            self._widest = max(self._widest, float(width))
+        count = len(self.panels)
+        before = columns_for(count, self.width_px)
+        self.width_px = self._widest
+        if columns_for(count, self.width_px) != before:
+            (self.on_resize or self.regrid)()
+
     def _geometry(self) -> tuple[int, int, float]:
         count = max(1, len(self.panels))
-        columns = columns_for(count)
+        columns = columns_for(count, self.width_px)
         rows = -(-count // columns)
         return columns, rows, float(rows * PANEL_HEIGHT)
 
@@ -415,7 +487,10 @@ class ChartView:
             return [], []
         columns, _, _ = self._geometry()
         now = self.origin + self.span_s
-        width_px = (MIN_PANEL_PX if columns > 1 else 2 * MIN_PANEL_PX) - 80
+        if self.width_px is not None:
+            width_px = self.width_px / columns - 80
+        else:
+            width_px = (MIN_PANEL_PX if columns > 1 else 2 * MIN_PANEL_PX) - 80
         shapes, labels, _ = band_shapes(self.markers, self.origin, now, width_px, self.highlighted)
         from .alert_marks import alert_mark_shapes
 
@@ -442,6 +517,18 @@ class ChartView:
         else:
             self.figure.update_layout(update)
 
+    def restyle(self, data: dict[str, Any], trace_indexes: list[int]) -> None:
+        """New arrays for some traces, keeping the x-axes dates. Plotly.js
+        forgets an axis's type when a trace's `x` changes (`restyle` clears
+        it, and the elapsed milliseconds are then typed `linear`: ticks read
+        `2000`, not `0:02`) unless the same `Plotly.update` names the type;
+        so the arrays go with every x-axis's type, in one message."""
+        if not self.interactive:
+            self.figure.plotly_restyle(data, trace_indexes=trace_indexes)
+            return
+        types = {f"xaxis{p.suffix}.type": "date" for p in self.panels.values()}
+        self.figure.restyle_with(data, trace_indexes, types)
+
     def highlight_band(self, start_t: float | None) -> None:
         """Emphasise the band of the cell that started at `start_t` (unix
         seconds, as in its marker); None clears it."""
@@ -462,16 +549,50 @@ def whole_figure_widget() -> type:
     global _WHOLE
     if _WHOLE is None:
         import plotly.graph_objects as go
+        from plotly.serializers import custom_serializers
+        from traitlets import Dict
 
         class WholeFigureWidget(go.FigureWidget):
+            # Plotly's view reports its full layout (its width among it) under
+            # this name after it draws and after each relayout; Plotly's
+            # Python side listens under another name (`_js2py_layoutDelta`)
+            # and never hears it.
+            _js2py_widget_layoutDelta = Dict(allow_none=True).tag(sync=True, **custom_serializers)
+
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
+                # Plotly.js follows the window's resizes (`responsive`); each
+                # is a relayout the view reports to the kernel, whose echo
+                # makes the view report its full layout (above), new width too.
+                config: dict[str, Any] = self._config  # type: ignore[has-type]
+                self._config = {**config, "responsive": True}
                 self._labdeck_built = True
                 self.open()
 
             def open(self) -> None:
                 if getattr(self, "_labdeck_built", False):
                     super().open()
+
+            def autosize(self) -> None:
+                """Size every view to its container (`Plotly.relayout` of
+                `autosize`, what a window's resize does). Sent as is: Plotly's
+                `plotly_relayout` leaves out `autosize`, already true here."""
+                self._send_relayout_msg({"autosize": True})
+
+            def restyle_with(
+                self,
+                restyle: dict[str, Any],
+                trace_indexes: list[int],
+                relayout: dict[str, Any],
+            ) -> None:
+                """`plotly_restyle`, sent as one `Plotly.update` with `relayout`
+                as is: Plotly's own `plotly_update` leaves out of the message
+                every layout property the Python side holds already."""
+                indexes = self._normalize_trace_indexes(trace_indexes)
+                changes = self._perform_plotly_restyle(restyle, indexes)
+                if changes:
+                    self._send_update_msg(changes, relayout, trace_indexes=indexes)
+                    self._dispatch_trace_change_callbacks(changes, indexes)
 
         _WHOLE = WholeFigureWidget
     return _WHOLE
