@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -124,14 +125,16 @@ def run_kernel(tree: Path, database: Path, pause: float) -> dict[str, Any]:
         manager.shutdown_kernel(now=True)
 
 
-def migrated_database(folder: Path) -> Path:
-    sys.path[:0] = [str(ROOT / root) for root in SOURCE_ROOTS]
-    from labdeck.backend.db import Database
-
-    path = folder / "template.db"
-    db = Database(f"sqlite:///{path}")
-    db.upgrade()
-    db.dispose()
+def migrated_database(folder: Path, tree: Path) -> Path:
+    """A database migrated by `tree`'s own code (an older tree does not know
+    a newer tree's migrations), in a process of its own."""
+    path = folder / f"template-{abs(hash(tree))}.db"
+    code = (
+        "import sys; from labdeck.backend.db import Database; "
+        "d = Database(sys.argv[1]); d.upgrade(); d.dispose()"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(tree / r) for r in SOURCE_ROOTS)}
+    subprocess.run([sys.executable, "-c", code, f"sqlite:///{path}"], env=env, check=True)
     return path
 
 
@@ -153,12 +156,12 @@ def main() -> None:
         trees["base"] = args.base.resolve()
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
-        template = migrated_database(Path(tmp))
+        templates = {name: migrated_database(Path(tmp), tree) for name, tree in trees.items()}
         for round_ in range(args.rounds):
             for name, tree in trees.items():
                 folder = Path(tmp) / f"{name}-{round_}"
                 folder.mkdir()
-                shutil.copy(template, folder / "labdeck.db")
+                shutil.copy(templates[name], folder / "labdeck.db")
                 results[name].append(summarize(run_kernel(tree, folder / "labdeck.db", args.pause)))
                 print(name, round_, json.dumps(results[name][-1]), flush=True)
     print(f"\nload average {os.getloadavg()}; pause {args.pause} s; {args.rounds} rounds")

@@ -143,22 +143,27 @@ class LiveChart:
             self._wake.wait()
             self._wake.clear()
             try:
-                self.draw()
+                drew = self.draw()
                 if self._regrid_due:
                     self._regrid_due = False
                     self.view.regrid()
             except Exception:
                 log.exception("labdeck: the live chart failed to draw; it stops updating")
                 return
-            self._stop.wait(self.refresh)
+            if drew:
+                # At most one update a `refresh`; until the chart is first
+                # drawn, at once (the first full sample comes <= 0.5 s after
+                # the baseline, and the person is waiting for it).
+                self._stop.wait(self.refresh)
 
-    def draw(self) -> None:
-        """Apply everything that arrived since the last draw in one update a panel."""
+    def draw(self) -> bool:
+        """Apply everything that arrived since the last draw in one update a
+        panel; False when there was nothing to draw yet."""
         with self._lock:
             pending, self._pending = self._pending, []
             markers_changed, self._markers_changed = self._markers_changed, False
         if not pending and not markers_changed:
-            return
+            return False
         capacity = 2 * self.max_points
         for t, values in pending:
             if self.view.origin is None:
@@ -172,7 +177,7 @@ class LiveChart:
             self._last_t = max(self._last_t, t)
             self._samples += 1
         if self.view.origin is None:
-            return
+            return False
         origin = self.view.origin
         long_changed = self.view.set_span(self._last_t - origin)
         changed = {k for _, values in pending for k in values}
@@ -184,7 +189,7 @@ class LiveChart:
             if self.view.figure is None and self._samples < 2 and not self._stop.is_set():
                 # The baseline alone has no rates: wait for the first full
                 # sample (<= 0.5 s) so the chart is built once, not twice.
-                return
+                return False
             specs = {
                 panel: [TraceSpec(k, k, describe(k).label, series_colour(k)) for k in keys]
                 for panel, keys in wanted.items()
@@ -205,6 +210,7 @@ class LiveChart:
             self.view.relayout_bands(axis)
         self.view.set_header(self.latest, self._last_t - origin, "stopped" if self.stopped else "")
         self.updates += 1
+        return True
 
     # -- the browser's copy ------------------------------------------------------------------
 
