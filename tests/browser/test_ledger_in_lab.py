@@ -1,8 +1,7 @@
 """The per-cell ledger in a real JupyterLab (F-SM-12): under the live chart
 of `%labdeck start`, the row of a cell that burns CPU for 3 s shows at least
 2 CPU-seconds; a click on a column's title sorts by it; a click on the row
-selects it and highlights the cell's band on the chart where the chart has
-`highlight_band` (issue 13, item 1: another branch)."""
+selects it and highlights the cell's band on the live chart above it."""
 
 from __future__ import annotations
 
@@ -11,6 +10,8 @@ from pathlib import Path
 import nbformat
 from playwright.sync_api import Page, expect
 from test_quickstart_in_lab import SCREENSHOTS, run_all_cells
+
+from labdeck.widgets.panels import HIGHLIGHT_BAND
 
 BURN_LINE = "# burn 3 s of CPU"
 CELLS = [
@@ -71,10 +72,19 @@ def test_ledger_row_of_a_burn_cell(page: Page, lab: dict[str, str]) -> None:
     assert shown[header + 1] == BURN_LINE, shown
 
     # Click the row: it is selected (the kernel re-rendered the table) and
-    # `chart.highlight_band` is called where the live chart has it (issue 13,
-    # item 1, another branch; its effect on the bands is that branch's test).
+    # the live chart above draws that cell's band highlighted, on every panel.
+    live = page.locator(".jp-Notebook .jp-CodeCell").nth(1).locator(".js-plotly-plot").first
+    highlighted = (
+        f"el => (el.layout.shapes || []).filter(s => s.fillcolor === '{HIGHLIGHT_BAND}').length"
+    )
+    assert live.evaluate(highlighted) == 0
     burn.click()
     expect(table.locator(".labdeck-ledger-selected", has_text=BURN_LINE)).to_be_visible()
+    page.wait_for_function(
+        "() => { const el = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1]"
+        "?.querySelector('.js-plotly-plot'); return !!el && "
+        f"({highlighted})(el) >= 4 }}"
+    )
     table.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "ledger-in-lab.png"), full_page=False)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
