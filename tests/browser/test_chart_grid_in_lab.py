@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 from playwright.sync_api import Page, expect
-from test_quickstart_in_lab import run_all_cells
+from test_quickstart_in_lab import open_notebook, run_all_cells
 
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
 CELLS = [
@@ -62,14 +62,7 @@ def test_the_live_charts_grid_follows_the_notebooks_width(page: Page, lab: dict[
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     (Path(lab["root"]) / "grid.ipynb").write_text(json.dumps(notebook))
-    page.set_default_timeout(120_000)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{lab['url']}/lab/workspaces/grid/tree/grid.ipynb?token={lab['token']}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-        1, timeout=120_000
-    )
+    open_notebook(page, lab, "grid.ipynb")
     run_all_cells(page)
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
         1, timeout=120_000

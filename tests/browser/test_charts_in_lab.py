@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 from playwright.sync_api import ConsoleMessage, Page, expect
-from test_quickstart_in_lab import run_all_cells
+from test_quickstart_in_lab import open_notebook, run_all_cells
 
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
 
@@ -66,14 +66,7 @@ def test_charts_read_as_elapsed_time_with_numbered_bands(page: Page, lab: dict[s
 
     page.on("console", console)
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc} {exc.stack}"))
-    page.set_default_timeout(120_000)
-    page.set_viewport_size({"width": 1400, "height": 1100})
-    page.goto(f"{lab['url']}/lab/workspaces/charts/tree/charts.ipynb?token={lab['token']}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-        1, timeout=120_000
-    )
+    open_notebook(page, lab, "charts.ipynb", width=1400, height=1100)
     try:
         run_all_cells(page)
         check(page, errors)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 from playwright.sync_api import Page, expect
-from test_quickstart_in_lab import SCREENSHOTS, run_all_cells
+from test_quickstart_in_lab import SCREENSHOTS, open_notebook, run_all_cells
 
 from labdeck.widgets.panels import HIGHLIGHT_BAND
 
@@ -36,14 +36,7 @@ def test_ledger_row_of_a_burn_cell(page: Page, lab: dict[str, str]) -> None:
         "language": "python",
     }
     nbformat.write(nb, Path(lab["root"]) / "ledger.ipynb")
-    page.set_default_timeout(120_000)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{lab['url']}/lab/workspaces/ledger/tree/ledger.ipynb?token={lab['token']}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-        1, timeout=120_000
-    )
+    open_notebook(page, lab, "ledger.ipynb")
     run_all_cells(page)
 
     table = page.locator(".labdeck-ledger")

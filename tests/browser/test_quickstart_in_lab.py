@@ -11,6 +11,23 @@ from playwright.sync_api import Page, expect
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
 
 
+def open_notebook(
+    page: Page, lab: dict[str, str], name: str, *, width: int = 1400, height: int = 1000
+) -> None:
+    """Open `name` (in the server's root) in a JupyterLab workspace of its
+    own (named after it: a shared one would restore the last test's
+    notebook in front), and wait for its kernel to be idle."""
+    page.set_default_timeout(120_000)
+    page.set_viewport_size({"width": width, "height": height})
+    workspace = name.removesuffix(".ipynb")
+    page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{name}?token={lab['token']}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=120_000
+    )
+
+
 def run_all_cells(page: Page) -> None:
     """Run -> Run All Cells, through JupyterLab's own menu. On a loaded machine
     the first click can land before the notebook is the current widget, and
@@ -30,14 +47,7 @@ def run_all_cells(page: Page) -> None:
 
 
 def test_quickstart_runs_in_jupyterlab(page: Page, lab: dict[str, str]) -> None:
-    page.set_default_timeout(120_000)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{lab['url']}/lab/workspaces/quickstart/tree/quickstart.ipynb?token={lab['token']}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-        1, timeout=120_000
-    )
+    open_notebook(page, lab, "quickstart.ipynb")
     run_all_cells(page)
 
     live = page.locator(".js-plotly-plot").first
