@@ -256,11 +256,12 @@ class ChartView:
 
     The grid follows the width the browser gives the figure (a responsive
     grid): each view of the figure reports its laid-out width as it draws
-    and when the window or the notebook's panel is resized (`width_px`), and
-    when that changes the number of columns the figure is rebuilt with its
-    current traces (`regrid`), through `on_resize` when the view's owner
-    draws on a thread of its own. `figure_hooks` are called with every
-    figure built, for its owner's observers.
+    and whenever it answers a change of the figure, a resize of the browser
+    window among them (`width_px`); when that changes the number of columns
+    the figure is rebuilt with its current traces (`regrid`), through
+    `on_resize` when the view's owner draws on a thread of its own.
+    `figure_hooks` are called with every figure built, for its owner's
+    observers.
     """
 
     def __init__(self, title: str = "", *, interactive: bool = True) -> None:
