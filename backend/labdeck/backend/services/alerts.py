@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from .. import validate
@@ -73,6 +74,27 @@ def _percent(value: Any, field: str) -> float | None:
 
 def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
+
+
+IDLE_FIELDS = (
+    "idle_s",
+    "notebook",
+    "kernel_id",
+    "gpu_memory_bytes",
+    "gpu_util_percent",
+    "cpu_percent",
+)
+
+
+def idle_facts(body: Mapping[str, Any]) -> dict[str, Any]:
+    """`raise_idle_alert`'s keyword arguments from a request's body (a kernel
+    in client mode): a field it does not know, or no `idle_s`, is refused."""
+    unknown = sorted(set(body) - set(IDLE_FIELDS))
+    if unknown:
+        raise Invalid(f"{unknown[0]!r} is not a field of an idle alert", field=unknown[0])
+    if "idle_s" not in body:
+        raise Invalid("idle_s is required", field="idle_s")
+    return dict(body)
 
 
 def raise_idle_alert(

@@ -18,7 +18,7 @@ from ..access import account_subject, actor_user
 from ..context import Actor, Backend
 from ..errors import Invalid
 from ..models import Notification
-from ..paging import DEFAULT_LIMIT, MAX_LIMIT
+from ..paging import MAX_LIMIT, Page
 
 STATES = ("failed", "retrying", "pending", "sent")
 
@@ -56,14 +56,18 @@ def delivery_view(row: Notification) -> dict[str, Any]:
 
 
 def list_deliveries(
-    backend: Backend, actor: Actor, state: str | None = "failed", limit: int = DEFAULT_LIMIT
+    backend: Backend, actor: Actor, state: str | None = "failed", limit: Any = None
 ) -> dict[str, Any]:
-    """The newest messages in `state` (all states when None), and whether
-    this server sends mail at all."""
+    """The newest messages in `state` (all states when None or `"all"`), and
+    whether this server sends mail at all. `limit` as the lists take it
+    (`paging.Page.parse`: a query's text or a number, default 50)."""
+    if state == "all":
+        state = None
     if state is not None and state not in STATES:
         raise Invalid(f"state must be one of {', '.join(STATES)}", field="state")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+    if isinstance(limit, bool):
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    limit = Page.parse(limit).limit
     query = select(Notification).order_by(Notification.id.desc()).limit(limit)
     if state == "sent":
         query = query.where(Notification.sent_at.is_not(None))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from labdeck.backend.errors import Invalid
 from labdeck.backend.services import alert_rules, alerts, deliveries
 
 from .. import schemas as s
@@ -109,43 +108,14 @@ def list_alert_marks(call: Call) -> list[dict[str, Any]]:
     return alert_rules.list_alert_marks(call.backend, call.me, call.params["run_id"])
 
 
-_IDLE_FIELDS = (
-    "idle_s",
-    "notebook",
-    "kernel_id",
-    "gpu_memory_bytes",
-    "gpu_util_percent",
-    "cpu_percent",
-)
-
-
 def raise_idle_alert(call: Call) -> dict[str, Any]:
-    body = call.json()
-    unknown = sorted(set(body) - set(_IDLE_FIELDS))
-    if unknown:
-        raise Invalid(f"{unknown[0]!r} is not a field of an idle alert", field=unknown[0])
-    if "idle_s" not in body:
-        raise Invalid("idle_s is required", field="idle_s")
-    return alerts.raise_idle_alert(
-        call.backend,
-        call.me,
-        call.params["run_id"],
-        idle_s=body["idle_s"],
-        notebook=body.get("notebook", ""),
-        kernel_id=body.get("kernel_id", ""),
-        gpu_memory_bytes=body.get("gpu_memory_bytes", 0.0),
-        gpu_util_percent=body.get("gpu_util_percent"),
-        cpu_percent=body.get("cpu_percent"),
-    )
+    facts = alerts.idle_facts(call.json())
+    return alerts.raise_idle_alert(call.backend, call.me, call.params["run_id"], **facts)
 
 
 def list_deliveries(call: Call) -> dict[str, Any]:
-    state = call.arg("state", "failed")
-    raw_limit = call.arg("limit", "50") or "50"
-    if not raw_limit.isdigit():
-        raise Invalid("limit must be a whole number", field="limit")
     return deliveries.list_deliveries(
-        call.backend, call.me, None if state == "all" else state, int(raw_limit)
+        call.backend, call.me, call.arg("state", "failed"), call.arg("limit")
     )
 
 
