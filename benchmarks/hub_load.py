@@ -3,16 +3,18 @@ client mode recording at once, against one `labdeck serve` on PostgreSQL on
 loopback. Measured, not asserted.
 
     python benchmarks/hub_load.py [--kernels 1000] [--seconds 300] [--keys 30]
-        [--interval 1] [--flush 5] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--interval 1] [--flush 5] [--services 1]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 1. A fresh PostgreSQL database (dropped at the end), migrated; KERNELS
    accounts, each with an API key of its own (`Bearer ldk_…`: every
    simulated kernel proves itself, none shares a credential), made through
    the services as `labdeck user create` would.
-2. `labdeck serve` (the service the Hub runs, one process) on a free port,
-   the database URL in its environment only. API keys never reach the Hub,
-   so no Hub is needed for the load itself (`JUPYTERHUB_API_URL` points
-   nowhere).
+2. `labdeck serve` (the service the Hub runs; SERVICES processes, each on
+   a free port, the kernels spread over them round robin as a load
+   balancer in front of them would), the database URL in its environment
+   only. API keys never reach the Hub, so no Hub is needed for the load
+   itself (`JUPYTERHUB_API_URL` points nowhere).
 3. KERNELS simulated kernels in this process (asyncio, tornado's HTTP client:
    jupyter_server's own dependency, no other): each creates a project and a
    run over REST, then every FLUSH seconds posts the KEYS × FLUSH/INTERVAL
@@ -26,7 +28,7 @@ loopback. Measured, not asserted.
 
 Reported: points/s written and offered (held = written keeps up with
 offered), p50/p99/max latency of the metric writes, errors by kind, the
-service's CPU seconds per 1,000 points, database bytes per run-hour, and
+service's and PostgreSQL's CPU seconds per 1,000 points, database bytes per run-hour, and
 points offered = points stored (counted in PostgreSQL), exactly. The load
 generator shares the machine: its own CPU and the load average are printed.
 """
@@ -181,16 +183,35 @@ async def kernel(
     return str(run_id)
 
 
-async def load(base: str, keys: list[str], args: argparse.Namespace, stats: Stats) -> list[str]:
+async def load(
+    bases: list[str], keys: list[str], args: argparse.Namespace, stats: Stats
+) -> list[str]:
     from tornado.httpclient import AsyncHTTPClient
 
     AsyncHTTPClient.configure(None, max_clients=len(keys) + 10)
     stop_at = time.monotonic() + args.seconds
     return list(
         await asyncio.gather(
-            *(kernel(n, base, key, args, stats, stop_at) for n, key in enumerate(keys))
+            *(
+                kernel(n, bases[n % len(bases)], key, args, stats, stop_at)
+                for n, key in enumerate(keys)
+            )
         )
     )
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine, now (the
+    service's connections, the checkpointer, autovacuum; a process that
+    ended meanwhile takes its seconds with it)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            try:
+                total += sum(proc.cpu_times()[:2])
+            except psutil.Error:
+                pass
+    return total
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -217,6 +238,13 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--flush", type=float, default=5.0)
     parser.add_argument(
+        "--services",
+        type=int,
+        default=1,
+        help="labdeck serve processes on one database, kernels spread over them round robin "
+        "(what a load balancer in front of them does)",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get(
             "LABDECK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -228,7 +256,7 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-    proc = None
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         t0 = time.monotonic()
         keys = make_accounts(url, args.kernels)
@@ -237,19 +265,23 @@ def main() -> None:
         with engine.connect() as conn:
             size_before = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
         with tempfile.TemporaryDirectory() as tmp:
-            port = free_port()
-            log = Path(tmp) / "service.log"
-            proc = start_service(url, port, log)
-            base = f"http://127.0.0.1:{port}/services/labdeck/labdeck/api"
-            wait_ready(base, proc, log)
-            service = psutil.Process(proc.pid)
-            cpu_before = sum(service.cpu_times()[:2])
+            bases = []
+            for i in range(args.services):
+                port = free_port()
+                log = Path(tmp) / f"service-{i}.log"
+                procs.append(start_service(url, port, log))
+                bases.append(f"http://127.0.0.1:{port}/services/labdeck/labdeck/api")
+                wait_ready(bases[-1], procs[-1], log)
+            services = [psutil.Process(proc.pid) for proc in procs]
+            cpu_before = sum(sum(p.cpu_times()[:2]) for p in services)
+            database_before = postgres_cpu()
             me_before = time.process_time()
             stats = Stats()
             started = time.monotonic()
-            run_ids = asyncio.run(load(base, keys, args, stats))
+            run_ids = asyncio.run(load(bases, keys, args, stats))
             elapsed = time.monotonic() - started
-            service_cpu = sum(service.cpu_times()[:2]) - cpu_before
+            service_cpu = sum(sum(p.cpu_times()[:2]) for p in services) - cpu_before
+            database_cpu = postgres_cpu() - database_before
             generator_cpu = time.process_time() - me_before
             loadavg = os.getloadavg()
         with engine.connect() as conn:
@@ -263,7 +295,7 @@ def main() -> None:
             size_after = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
         engine.dispose()
     finally:
-        if proc is not None:
+        for proc in procs:
             proc.terminate()
             proc.wait(timeout=60)
         with admin.connect() as conn:
@@ -286,7 +318,9 @@ def main() -> None:
     print(f"errors: {sum(stats.errors.values())} {dict(stats.errors)}; "
           f"pushed back (503/429, batch kept and re-sent): {stats.pushed_back}")  # fmt: skip
     print(f"service CPU: {service_cpu:.0f} s, {1000 * service_cpu / max(1, stats.written):.3f} s "
-          f"per 1,000 points; load generator CPU {generator_cpu:.0f} s")  # fmt: skip
+          f"per 1,000 points ({args.services} process(es)); PostgreSQL CPU: {database_cpu:.0f} s, "
+          f"{1000 * database_cpu / max(1, stats.written):.3f} s per 1,000 points; "
+          f"load generator CPU {generator_cpu:.0f} s")  # fmt: skip
     print(f"database: {(size_after - size_before) / run_hours / 1e6:.2f} MB per run-hour")
     print(f"points offered {stats.offered}, stored {stored}, duplicates {stats.duplicates}, "
           f"lost to reaped runs {stats.lost}: "

@@ -40,7 +40,9 @@ def batch(start: float, samples: int, keys: int) -> list[dict[str, Any]]:
     ]
 
 
-def test_a_write_is_seven_statements_whatever_its_size(backend: Backend, make_user: Any) -> None:
+def test_a_write_is_seven_statements_on_sqlite_four_on_postgres_whatever_its_size(
+    backend: Backend, make_user: Any
+) -> None:
     kim = make_user("kim")
     projects.create_project(backend, kim, "kim", "bench")
     run_id = runs.create_run(backend, kim, "kim", "bench")["id"]
@@ -55,11 +57,16 @@ def test_a_write_is_seven_statements_whatever_its_size(backend: Backend, make_us
         "SELECT users.deleted, users.account_type,",  # account, run, project, membership, quota
         "SELECT metric_series.key, metric_series.id,",  # the run's series
         "SELECT (SELECT coalesce(sum(artifact_versions.size_bytes),",  # storage used
-        "INSERT INTO metric_points",
-        "INSERT INTO metric_rollups",
-        "UPDATE metric_series",  # counters
-        "UPDATE runs",  # heartbeat
     ]
+    if backend.db.engine.dialect.name == "sqlite":
+        one_flush += [
+            "INSERT INTO metric_points",
+            "INSERT INTO metric_rollups",
+            "UPDATE metric_series",  # counters
+            "UPDATE runs",  # heartbeat
+        ]
+    else:  # the four writes are one statement (data-modifying CTEs)
+        one_flush += ["WITH points AS"]
     assert steady[0] == steady[1] == one_flush
     # The first write of new keys also creates their series and reads them back.
     assert first == one_flush[:2] + ["INSERT INTO metric_series", one_flush[1]] + one_flush[2:]

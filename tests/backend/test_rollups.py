@@ -55,34 +55,11 @@ def test_resent_batches_are_not_counted_twice(backend, make_user):
 
 
 def test_summarize_and_pick_tier():
-    rows = summarize(
-        [
-            {"series_id": 1, "t": 5.0, "v": 1.0},
-            {"series_id": 1, "t": 7.0, "v": 3.0},
-            {"series_id": 1, "t": 12.0, "v": 2.0},
-        ]
-    )
-    ten = [r for r in rows if r["tier"] == 10]
-    assert ten == [
-        {
-            "series_id": 1,
-            "tier": 10,
-            "bucket": 0.0,
-            "vmin": 1.0,
-            "vmax": 3.0,
-            "vsum": 4.0,
-            "count": 2,
-        },
-        {
-            "series_id": 1,
-            "tier": 10,
-            "bucket": 10.0,
-            "vmin": 2.0,
-            "vmax": 2.0,
-            "vsum": 2.0,
-            "count": 1,
-        },
-    ]
+    rows = summarize({1: {5.0: 1.0, 7.0: 3.0, 12.0: 2.0}})
+    ten = [r for r in rows if r[1] == 10]
+    # (series_id, tier, bucket, vmin, vmax, vsum, count)
+    assert ten == [(1, 10, 0.0, 1.0, 3.0, 4.0, 2), (1, 10, 10.0, 2.0, 2.0, 2.0, 1)]
+    assert [r for r in rows if r[1] == 60] == [(1, 60, 0.0, 1.0, 3.0, 6.0, 3)]
     assert pick_tier(0, 7 * 86400, 2000) == 600
     assert pick_tier(0, 3600, 2000) == 10
 
@@ -97,15 +74,16 @@ def test_a_small_batch_summarized_in_python_equals_numpy(monkeypatch):
     small_batch = rollups.SMALL_BATCH
     assert small_batch >= 70  # a 1 s monitor's flush: 5 samples of ~14 keys
     for _ in range(200):
-        points = [
-            {
-                "series_id": rng.randint(1, 8),
-                "t": rng.choice([rng.uniform(-5e4, 2e9), float(rng.randint(0, 100))]),
-                "v": rng.choice([rng.uniform(-1e6, 1e6), 0.0, -0.0, 1e300]),
-            }
-            for _ in range(rng.randint(1, small_batch))
-        ]
+        points: dict[int, dict[float, float]] = {}
+        for _ in range(rng.randint(1, small_batch)):
+            t = rng.choice([rng.uniform(-5e4, 2e9), float(rng.randint(0, 100))])
+            # A kernel's flush: a few seconds of one series (one bucket of most tiers)
+            # as well as points scattered over the whole range.
+            t = t if rng.random() < 0.5 else 1.7e9 + rng.uniform(0, 5)
+            series = points.setdefault(rng.randint(1, 8), {})
+            series[t] = rng.choice([rng.uniform(-1e6, 1e6), 0.0, -0.0, 1e300])
         monkeypatch.setattr(rollups, "SMALL_BATCH", small_batch)
         small = rollups.summarize(points)
         monkeypatch.setattr(rollups, "SMALL_BATCH", -1)  # numpy for any size
         assert small == rollups.summarize(points)
+        assert [type(x) for x in small[0]] == [int, int, float, float, float, float, int]

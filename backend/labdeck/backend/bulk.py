@@ -5,7 +5,9 @@ and the generic path costs more than the database does:
 
 - SQLite: SQLAlchemy processes each parameter set of an executemany in
   Python, which costs more than the insert itself; so the Core statement is
-  compiled once (named style, so rows stay dicts) and the driver gets it.
+  compiled once and the driver gets it, with rows as tuples where a write
+  sends many (`sqlite_positional`: the driver binds a tuple by position,
+  a dict by a lookup per column).
 - PostgreSQL: an executemany is one statement per row (psycopg pipelines
   them, but still binds and sends each); so the rows travel as one array
   per column and the server unnests them: one statement per batch.
@@ -13,11 +15,12 @@ and the generic path costs more than the database does:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 def sqlite_sql(statement: ClauseElement) -> str:
@@ -25,18 +28,37 @@ def sqlite_sql(statement: ClauseElement) -> str:
     return str(statement.compile(dialect=sqlite.dialect(paramstyle="named")))
 
 
-def unnest(columns: dict[str, str]) -> str:
+def sqlite_positional(statement: ClauseElement, columns: Sequence[str]) -> str:
+    """`statement` compiled for SQLite's driver with `?` parameters, which
+    must come in the order of `columns` (checked here, once, at import)."""
+    compiled = statement.compile(dialect=sqlite.dialect(paramstyle="qmark"))
+    assert isinstance(compiled, SQLCompiler)
+    order = tuple(compiled.positiontup or ())
+    if order != tuple(columns):
+        raise ValueError(f"parameters in the order {order}, not {tuple(columns)}")
+    return str(compiled)
+
+
+def unnest(columns: dict[str, str], prefix: str = "") -> str:
     """`SELECT` of the rows unnested from one array parameter per column,
-    `columns` naming each column's PostgreSQL type."""
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns.items())
+    `columns` naming each column's PostgreSQL type; the parameters are the
+    columns' names after `prefix` (several unnests in one statement)."""
+    arrays = ", ".join(f"CAST(:{prefix}{name} AS {kind}[])" for name, kind in columns.items())
     return f"SELECT * FROM unnest({arrays}) AS batch({', '.join(columns)})"
 
 
-def arrays(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, str]:
-    """The parameters of an `unnest` statement: one array literal per column.
+def arrays(rows: Iterable[Sequence[Any]], names: Sequence[str], prefix: str = "") -> dict[str, str]:
+    """The parameters of an `unnest` statement: one array literal per column,
+    from rows given as tuples in the order of `names`.
 
     The columns hold ints and finite floats only, whose `str` PostgreSQL
     reads back exactly; written here as `{1,2.5,...}` text (which the CAST
     parses) because psycopg's list adapter checks every element's text
-    against a quoting pattern, which cost more than the whole INSERT."""
-    return {name: "{" + ",".join([str(row[name]) for row in rows]) + "}" for name in names}
+    against a quoting pattern, which cost more than the whole INSERT. The
+    rows are turned into columns by `zip` and each column into text by
+    `map(str, …)`, both in C: this runs for every point a service takes."""
+    columns = list(zip(*rows, strict=True)) or [() for _ in names]
+    return {
+        prefix + name: "{" + ",".join(map(str, column)) + "}"
+        for name, column in zip(names, columns, strict=True)
+    }

@@ -11,12 +11,12 @@ so spikes survive; raw points are read only when the range holds few enough.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import Mapping
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -31,27 +31,41 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 # Up to this many points a batch is summarized in plain Python: numpy's cost
 # per call (a dozen calls per tier, ~0.4 ms in all) is more than the work on
-# a kernel's flush at 1 s (5 samples of ~15 keys: 70 points, 0.1 ms in
-# Python). Measured on the machine of docs/sampling.md: 150 points 0.29 ms
-# in Python against 0.42 ms with numpy, 200 points even, 400 points 0.64
-# against 0.45, so numpy takes anything larger.
+# a kernel's flush at 1 s (5 samples of ~15 keys: 70 points). Measured on the
+# machine of docs/sampling.md: 150 points 0.29 ms in Python against 0.42 ms
+# with numpy, 200 points even, 400 points 0.64 against 0.45, so numpy takes
+# anything larger. (Python's side is cheaper since: see `_summarize_small`.)
 SMALL_BATCH = 200
 
+# A summary row: (series_id, tier, bucket, vmin, vmax, vsum, count), the
+# columns of `metric_rollups` in this order; tuples, not dicts, because every
+# flush of every kernel makes ~4 a key and the driver binds tuples cheaper.
+Rollup = tuple[int, int, float, float, float, float, int]
+COLUMNS = ("series_id", "tier", "bucket", "vmin", "vmax", "vsum", "count")
 
-def summarize(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of (series, tier, bucket) aggregates of `points` (dicts of
-    series_id, t, v), ordered by series then bucket within each tier;
-    grouped with numpy (one pass per tier), or in plain Python for a small
-    batch, with the same result (sums in the points' order either way)."""
-    if not points:
+
+def summarize(series: Mapping[int, Mapping[float, float]]) -> list[Rollup]:
+    """The (series, tier, bucket) aggregates of a batch of new points given
+    as series id → {t: v}, in tier order, then by series, then bucket; grouped
+    with numpy (one pass per tier), or in plain Python for a small batch,
+    with the same result (sums in the points' order either way)."""
+    count = sum(map(len, series.values()))
+    if not count:
         return []
-    if len(points) <= SMALL_BATCH:
-        return _summarize_small(points)
-    count = len(points)
-    sid = np.fromiter((p["series_id"] for p in points), dtype=np.int64, count=count)
-    t = np.fromiter((p["t"] for p in points), dtype=np.float64, count=count)
-    v = np.fromiter((p["v"] for p in points), dtype=np.float64, count=count)
-    rows: list[dict[str, Any]] = []
+    if count <= SMALL_BATCH:
+        return _summarize_small(series)
+    sid = np.fromiter(
+        chain.from_iterable(repeat(s, len(points)) for s, points in series.items()),
+        dtype=np.int64,
+        count=count,
+    )
+    t = np.fromiter(chain.from_iterable(series.values()), dtype=np.float64, count=count)
+    v = np.fromiter(
+        chain.from_iterable(points.values() for points in series.values()),
+        dtype=np.float64,
+        count=count,
+    )
+    rows: list[Rollup] = []
     for tier in TIERS:
         index = np.floor(t / tier).astype(np.int64)
         # One integer key per (series, bucket): a 1-D unique is far cheaper
@@ -66,15 +80,7 @@ def summarize(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         vsum = np.bincount(inverse, weights=v, minlength=n)
         counts = np.bincount(inverse, minlength=n)
         rows.extend(
-            {
-                "series_id": int(s),
-                "tier": tier,
-                "bucket": float(b * tier),
-                "vmin": float(lo),
-                "vmax": float(hi),
-                "vsum": float(total),
-                "count": int(c),
-            }
+            (int(s), tier, float(b * tier), float(lo), float(hi), float(total), int(c))
             for s, b, lo, hi, total, c in zip(
                 sid[first], index[first], vmin, vmax, vsum, counts, strict=True
             )
@@ -82,47 +88,67 @@ def summarize(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _numpy_order(item: tuple[tuple[int, int], list[Any]]) -> tuple[int, int]:
-    """The order of `summarize`'s numpy path: series, then bucket index as 32 bits."""
-    (sid, index), _ = item
-    return sid, index & 0xFFFFFFFF
+def _numpy_order(item: tuple[int, list[Any]]) -> int:
+    """The order of `summarize`'s numpy path within a series: the bucket
+    index as 32 bits."""
+    return item[0] & 0xFFFFFFFF
 
 
-def _summarize_small(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    triples = [(p["series_id"], p["t"], p["v"]) for p in points]
-    rows: list[dict[str, Any]] = []
-    for tier in TIERS:
-        # (series, bucket index) → [min, max, sum, count]
-        groups: dict[tuple[int, int], list[Any]] = {}
-        for sid, t, v in triples:
-            key = (sid, math.floor(t / tier))
-            acc = groups.get(key)
-            if acc is None:
-                groups[key] = [v, v, v, 1]
-            else:
-                if v < acc[0]:
-                    acc[0] = v
-                if v > acc[1]:
-                    acc[1] = v
-                acc[2] += v
-                acc[3] += 1
-        rows.extend(
-            {
-                "series_id": int(sid),
-                "tier": tier,
-                "bucket": float(index * tier),
-                "vmin": float(lo),
-                "vmax": float(hi),
-                "vsum": float(total),
-                "count": count,
-            }
-            for (sid, index), (lo, hi, total, count) in sorted(groups.items(), key=_numpy_order)
-        )
-    return rows
+def _summarize_small(series: Mapping[int, Mapping[float, float]]) -> list[Rollup]:
+    """A kernel's flush: a few points a series, a few seconds apart, so a
+    series' points nearly always fall in one bucket of every tier. Then its
+    min, max, sum and count are taken once, in C (`min`, `max`), and serve
+    every tier; only a series that straddles a bucket's edge is grouped
+    point by point. Half the cost of grouping every point at every tier
+    (docs/sampling.md)."""
+    by_tier: list[list[Rollup]] = [[] for _ in TIERS]
+    floor = math.floor
+    for sid in sorted(series):
+        points = series[sid]
+        if not points:
+            continue
+        first, last = min(points), max(points)
+        whole: tuple[float, float, float, int] | None = None
+        for rows, tier in zip(by_tier, TIERS, strict=True):
+            index = floor(first / tier)
+            if index != floor(last / tier):
+                rows.extend(_grouped(sid, tier, points))
+                continue
+            if whole is None:
+                values = iter(points.values())
+                total = next(values)
+                for v in values:  # in order, as numpy's bincount adds them
+                    total += v
+                whole = (min(points.values()), max(points.values()), total, len(points))
+            rows.append((sid, tier, float(index * tier), *whole))
+    return [row for rows in by_tier for row in rows]
 
 
-_SQLITE_UPSERT = bulk.sqlite_sql(
-    (insert := sqlite.insert(_ROLLUPS)).on_conflict_do_update(
+def _grouped(sid: int, tier: int, points: Mapping[float, float]) -> list[Rollup]:
+    """One series' points grouped by bucket of `tier`, point by point."""
+    groups: dict[int, list[Any]] = {}
+    for t, v in points.items():
+        index = math.floor(t / tier)
+        acc = groups.get(index)
+        if acc is None:
+            groups[index] = [v, v, v, 1]
+        else:
+            if v < acc[0]:
+                acc[0] = v
+            if v > acc[1]:
+                acc[1] = v
+            acc[2] += v
+            acc[3] += 1
+    return [
+        (sid, tier, float(index * tier), lo, hi, total, count)
+        for index, (lo, hi, total, count) in sorted(groups.items(), key=_numpy_order)
+    ]
+
+
+_SQLITE_UPSERT = bulk.sqlite_positional(
+    (
+        insert := sqlite.insert(_ROLLUPS).values({c: bindparam(c) for c in COLUMNS})
+    ).on_conflict_do_update(
         index_elements=["series_id", "tier", "bucket"],
         set_={
             "vmin": func.min(_ROLLUPS.c.vmin, insert.excluded.vmin),
@@ -130,9 +156,10 @@ _SQLITE_UPSERT = bulk.sqlite_sql(
             "vsum": _ROLLUPS.c.vsum + insert.excluded.vsum,
             "count": _ROLLUPS.c.count + insert.excluded.count,
         },
-    )
+    ),
+    COLUMNS,
 )
-_ROLLUP_COLUMNS = {
+_ROLLUP_TYPES = {
     "series_id": "integer",
     "tier": "integer",
     "bucket": "double precision",
@@ -141,9 +168,12 @@ _ROLLUP_COLUMNS = {
     "vsum": "double precision",
     "count": "integer",
 }
-_PG_UPSERT = text(
+# PostgreSQL: the rows as one array per column (parameters `r_<column>`), part
+# of the one statement of a metrics write (`ingest`).
+PG_PREFIX = "r_"
+PG_UPSERT = (
     'INSERT INTO metric_rollups (series_id, tier, bucket, vmin, vmax, vsum, "count") '
-    f"{bulk.unnest(_ROLLUP_COLUMNS)} "
+    f"{bulk.unnest(_ROLLUP_TYPES, PG_PREFIX)} "
     "ON CONFLICT (series_id, tier, bucket) DO UPDATE SET "
     "vmin = least(metric_rollups.vmin, excluded.vmin), "
     "vmax = greatest(metric_rollups.vmax, excluded.vmax), "
@@ -152,15 +182,16 @@ _PG_UPSERT = text(
 )
 
 
-def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def pg_parameters(rows: list[Rollup]) -> dict[str, str]:
+    return bulk.arrays(rows, COLUMNS, PG_PREFIX)
+
+
+def upsert_sqlite(conn: Connection, rows: list[Rollup]) -> None:
     """Merge into stored buckets: min of mins, max of maxes, sums added
-    (`bulk`: one statement per batch)."""
-    if not rows:
-        return
-    if conn.dialect.name == "sqlite":
+    (one executemany; on PostgreSQL `PG_UPSERT` is part of the write's
+    one statement)."""
+    if rows:
         conn.exec_driver_sql(_SQLITE_UPSERT, rows)
-    else:
-        conn.execute(_PG_UPSERT, bulk.arrays(rows, list(_ROLLUP_COLUMNS)))
 
 
 def pick_tier(start: float, end: float, max_points: int) -> int | None:

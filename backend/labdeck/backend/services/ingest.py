@@ -16,10 +16,11 @@ table once per call:
   (`locks`), so the quota check below cannot be passed by two writers at once;
 - one SELECT of the run's series (plus one INSERT of the keys it lacks),
   one statement for the owner's storage usage;
-- one INSERT of the points, one upsert of their summaries (`rollups`), one
-  UPDATE of the series counters (each an executemany on SQLite, a single
-  statement over unnested arrays on PostgreSQL, `bulk.py`), and one UPDATE
-  of the heartbeat;
+- the INSERT of the points, the upsert of their summaries (`rollups`), the
+  UPDATE of the series counters and the UPDATE of the heartbeat: on SQLite
+  four statements (an executemany each, rows as tuples, `bulk.py`), on
+  PostgreSQL one (the rows as one array per column, unnested by the server,
+  the four writes as data-modifying CTEs: one round trip);
 - only when some rule could apply: the rules, and the states of those that
   match a key of the batch, read and written (`thresholds`), never the
   points already stored.
@@ -37,6 +38,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import (
@@ -286,18 +288,18 @@ def _insert_ignore(conn: Connection, table: Table) -> Insert:
 
 
 _POINT_COLUMNS = {"series_id": "integer", "t": "double precision", "v": "double precision"}
-_SQLITE_POINTS_INSERT = bulk.sqlite_sql(sqlite.insert(_POINTS).on_conflict_do_nothing())
-_PG_POINTS_INSERT = text(
-    f"INSERT INTO metric_points (series_id, t, v) {bulk.unnest(_POINT_COLUMNS)} "
+# Points travel as (series_id, t, v) tuples: a flush makes one per point.
+Point = tuple[int, float, float]
+_SQLITE_POINTS_INSERT = bulk.sqlite_positional(
+    sqlite.insert(_POINTS)
+    .values({c: bindparam(c) for c in _POINT_COLUMNS})
+    .on_conflict_do_nothing(),
+    list(_POINT_COLUMNS),
+)
+_PG_POINTS_INSERT = (
+    f"INSERT INTO metric_points (series_id, t, v) {bulk.unnest(_POINT_COLUMNS, 'p_')} "
     "ON CONFLICT DO NOTHING"
 )
-
-
-def _insert_points(conn: Connection, points: list[dict[str, Any]]) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SQLITE_POINTS_INSERT, points)
-    else:
-        conn.execute(_PG_POINTS_INSERT, bulk.arrays(points, list(_POINT_COLUMNS)))
 
 
 _SERIES_OF_RUN = select(_SERIES.c.key, _SERIES.c.id, _SERIES.c.last_t).where(
@@ -374,18 +376,17 @@ _COUNTERS = (
 _SQLITE_COUNTERS = bulk.sqlite_sql(_COUNTERS)
 _COUNTER_COLUMNS = {"b_id": "integer", "b_n": "integer", "b_last": "double precision"}
 # greatest() skips NULL: a series' first points set its last time.
-_PG_COUNTERS = text(
+_PG_COUNTERS = (
     'UPDATE metric_series AS s SET "count" = s."count" + b.b_n, '
     "last_t = greatest(s.last_t, b.b_last) "
     f"FROM ({bulk.unnest(_COUNTER_COLUMNS)}) AS b WHERE s.id = b.b_id"
 )
 
 
-def _count(conn: Connection, counters: list[dict[str, Any]]) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SQLITE_COUNTERS, counters)
-    else:
-        conn.execute(_PG_COUNTERS, bulk.arrays(counters, list(_COUNTER_COLUMNS)))
+def _count_sqlite(conn: Connection, counters: list[tuple[int, int, float]]) -> None:
+    """Add (series id, new points, their last time) to each series' counters."""
+    rows = [{"b_id": sid, "b_n": n, "b_last": last} for sid, n, last in counters]
+    conn.exec_driver_sql(_SQLITE_COUNTERS, rows)
 
 
 _BEAT = update(_RUNS).where(_RUNS.c.id == bindparam("run_id")).values(heartbeat_at=bindparam("now"))
@@ -401,6 +402,44 @@ def _beat(conn: Connection, run_id: str) -> dt.datetime:
     else:
         conn.execute(_BEAT, {"run_id": run_id, "now": now})
     return now
+
+
+# On PostgreSQL the points, their summaries, the series' counters and the
+# heartbeat are one statement (data-modifying CTEs on four tables, none reading
+# another's rows): one round trip, one parse and bind, where four cost the
+# service more CPU a batch (benchmarks/hub_load.py, docs/hub.md).
+_PG_WRITE = text(
+    f"WITH points AS ({_PG_POINTS_INSERT}), summaries AS ({rollups.PG_UPSERT}), "
+    f"counters AS ({_PG_COUNTERS}) "
+    "UPDATE runs SET heartbeat_at = :now WHERE runs.id = :run_id"
+).bindparams(bindparam("now", type_=_RUNS.c.heartbeat_at.type))
+
+
+def _store(
+    conn: Connection,
+    run_id: str,
+    points: list[Point],
+    by_series: dict[int, dict[float, float]],
+    counters: list[tuple[int, int, float]],
+) -> None:
+    """Insert new points, merge their summaries, count them and beat the run's heart."""
+    summaries = rollups.summarize(by_series)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_SQLITE_POINTS_INSERT, points)
+        rollups.upsert_sqlite(conn, summaries)
+        _count_sqlite(conn, counters)
+        _beat(conn, run_id)
+        return
+    conn.execute(
+        _PG_WRITE,
+        {
+            **bulk.arrays(points, list(_POINT_COLUMNS), "p_"),
+            **rollups.pg_parameters(summaries),
+            **bulk.arrays(counters, list(_COUNTER_COLUMNS)),
+            "now": utcnow(),
+            "run_id": run_id,
+        },
+    )
 
 
 _REVIVE = (
@@ -454,9 +493,10 @@ def write_samples(
         require_running(run, "write metrics")
         ids = _series_ids(conn, run.id, list(series)) if series else {}
         stored = _already_stored(conn, series, ids)
-        points: list[dict[str, Any]] = []
-        counters: list[dict[str, Any]] = []
+        points: list[Point] = []
+        counters: list[tuple[int, int, float]] = []
         new: dict[str, dict[float, float]] = {}
+        by_series: dict[int, dict[float, float]] = {}
         for key, by_time in series.items():
             sid = ids[key][0]
             # An appending writer has nothing stored at these times: no filtering.
@@ -464,20 +504,19 @@ def write_samples(
                 {t: v for t, v in by_time.items() if (sid, t) not in stored} if stored else by_time
             )
             if fresh:
-                new[key] = fresh
-                points.extend([{"series_id": sid, "t": t, "v": v} for t, v in fresh.items()])
-                counters.append({"b_id": sid, "b_n": len(fresh), "b_last": max(fresh)})
+                new[key] = by_series[sid] = fresh
+                points.extend(zip(repeat(sid), fresh, fresh.values()))
+                counters.append((sid, len(fresh), max(fresh)))
         storage.require_room(conn, backend, run.quota, storage.POINT_BYTES * len(points))
         if points:
-            _insert_points(conn, points)
-            rollups.upsert(conn, rollups.summarize(points))
-            _count(conn, counters)
+            _store(conn, run.id, points, by_series, counters)
             # Threshold rules see every new point here, kernels' and REST writers' alike;
             # a run that no rule can apply to pays nothing more than a count above.
             if run.rules:
                 before = {key: ids[key][1] for key in new}
                 thresholds.evaluate(backend, conn, run.id, run.created_by, run.team_id, new, before)
-        _beat(conn, run.id)
+        else:
+            _beat(conn, run.id)
         total = sum(len(by_time) for by_time in series.values())
         return {"written": len(points), "duplicates": total - len(points)}
 
