@@ -40,7 +40,11 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, nullpool: bool = False) -> Engine:
+def make_engine(url: str, *, nullpool: bool = False, pool_size: int | None = None) -> Engine:
+    """`pool_size`: the connections kept open (SQLAlchemy's default is 5). A
+    process whose threads use more at once than are kept closes one after
+    each unit of work and opens another for the next: on PostgreSQL a new
+    server process each time (docs/hub.md, "Per-request cost")."""
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         database = url.split(":///", 1)[-1]
@@ -56,6 +60,8 @@ def make_engine(url: str, *, nullpool: bool = False) -> Engine:
         kwargs["pool_pre_ping"] = True
     if nullpool:
         kwargs["poolclass"] = NullPool
+    elif pool_size is not None:
+        kwargs["pool_size"] = pool_size
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
@@ -76,9 +82,9 @@ def _sqlite_begin(conn: Any) -> None:
 class Database:
     """An engine plus a session factory; `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *, nullpool: bool = False) -> None:
+    def __init__(self, url: str, *, nullpool: bool = False, pool_size: int | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, nullpool=nullpool)
+        self.engine = make_engine(url, nullpool=nullpool, pool_size=pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(
             self.engine.execution_options(labdeck_readonly=True), expire_on_commit=False

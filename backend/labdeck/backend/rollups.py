@@ -182,7 +182,7 @@ PG_UPSERT = (
 )
 
 
-def pg_parameters(rows: list[Rollup]) -> dict[str, str]:
+def pg_parameters(rows: list[Rollup]) -> dict[str, Any]:
     return bulk.arrays(rows, COLUMNS, PG_PREFIX)
 
 

@@ -61,6 +61,17 @@ _CONFIGURED = Origin(Source.CONFIG_FILE, f"c.{SECTION} (Jupyter config or comman
 App = TypeVar("App", bound=type)
 
 
+def database_threads(long_job_threads: int) -> int:
+    """The threads of this server that may each hold a database connection at
+    once: asyncio's default executor, where short requests run (Python sizes
+    it `min(32, cores + 4)`: 6 on 2 cores), the long jobs' pool, the reaper
+    and the outbox's deliverer. The engine keeps that many connections open;
+    with SQLAlchemy's default of 5, six busy request threads closed a
+    connection after every request and opened one for the next (on
+    PostgreSQL a new server process each time: docs/hub.md)."""
+    return min(32, (os.cpu_count() or 1) + 4) + long_job_threads + 2
+
+
 def _trait(spec: Spec) -> TraitType[Any, Any]:
     help = f"{spec.help} Environment variable: {spec.env}."
     if spec.declaration.choices:
@@ -165,7 +176,12 @@ class LabdeckApp(ExtensionApp):
         self.export_to_kernels(settings)
 
     def _start_embedded(self, settings: Settings) -> None:
-        backend = Backend(Database(settings.database_url, nullpool=settings.db_nullpool), settings)
+        database = Database(
+            settings.database_url,
+            nullpool=settings.db_nullpool,
+            pool_size=database_threads(settings.long_job_threads),
+        )
+        backend = Backend(database, settings)
         backend.db.upgrade()
         self.backend = backend
         self.settings["labdeck_backend"] = backend

@@ -51,7 +51,6 @@ from sqlalchemy import (
     case,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -296,7 +295,7 @@ _SQLITE_POINTS_INSERT = bulk.sqlite_positional(
     .on_conflict_do_nothing(),
     list(_POINT_COLUMNS),
 )
-_PG_POINTS_INSERT = (
+_PG_POINTS_INSERT = (  # psycopg's parameter style: part of `_PG_WRITE`
     f"INSERT INTO metric_points (series_id, t, v) {bulk.unnest(_POINT_COLUMNS, 'p_')} "
     "ON CONFLICT DO NOTHING"
 )
@@ -408,11 +407,15 @@ def _beat(conn: Connection, run_id: str) -> dt.datetime:
 # heartbeat are one statement (data-modifying CTEs on four tables, none reading
 # another's rows): one round trip, one parse and bind, where four cost the
 # service more CPU a batch (benchmarks/hub_load.py, docs/hub.md).
-_PG_WRITE = text(
+_PG_WRITE = (
     f"WITH points AS ({_PG_POINTS_INSERT}), summaries AS ({rollups.PG_UPSERT}), "
     f"counters AS ({_PG_COUNTERS}) "
-    "UPDATE runs SET heartbeat_at = :now WHERE runs.id = :run_id"
-).bindparams(bindparam("now", type_=_RUNS.c.heartbeat_at.type))
+    "UPDATE runs SET heartbeat_at = %(now)s WHERE runs.id = %(run_id)s"
+)
+# The heartbeat's time as the column's own type binds it (naive UTC): the
+# statement goes to the driver as written (`bulk`).
+_PG = postgresql.psycopg.dialect()
+_PG_TIME = _RUNS.c.heartbeat_at.type.dialect_impl(_PG).bind_processor(_PG)
 
 
 def _store(
@@ -430,13 +433,14 @@ def _store(
         _count_sqlite(conn, counters)
         _beat(conn, run_id)
         return
-    conn.execute(
+    now = utcnow()
+    conn.exec_driver_sql(
         _PG_WRITE,
         {
             **bulk.arrays(points, list(_POINT_COLUMNS), "p_"),
             **rollups.pg_parameters(summaries),
             **bulk.arrays(counters, list(_COUNTER_COLUMNS)),
-            "now": utcnow(),
+            "now": _PG_TIME(now) if _PG_TIME is not None else now,
             "run_id": run_id,
         },
     )
