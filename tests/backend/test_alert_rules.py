@@ -174,9 +174,9 @@ def test_disabled_rules_and_other_peoples_rules_do_not_apply(backend, world) -> 
 
 
 def test_rules_cost_statements_only_where_one_can_apply(backend, world) -> None:
-    """No rule: the write is the same seven statements as ever
-    (test_ingest_statements). A rule that matches: the rules and their
-    states read; a write only when a value crosses; never the stored points."""
+    """No rule: the write is the same statements as ever (test_ingest_statements:
+    seven on SQLite, four on PostgreSQL). A rule that matches: the rules and
+    their states read; a write only when a value crosses; never the stored points."""
     from test_ingest_statements import counting
 
     bob, run_id = world["bob"], world["run"]
@@ -186,7 +186,7 @@ def test_rules_cost_statements_only_where_one_can_apply(backend, world) -> None:
     alert_rules.create_my_rule(backend, bob, GPU_HOT)
     with counting(backend.db.engine) as ruled:
         ingest.write_samples(backend, bob, run_id, samples(5, [50, 50]))
-    assert len(plain) == 7
+    assert len(plain) == (7 if backend.db.engine.dialect.name == "sqlite" else 4)
     extra = [s for s in ruled if s not in plain]
     assert [s.split(" ")[0] for s in extra] == ["SELECT", "SELECT"]
     assert all("metric_points" not in s for s in extra)
