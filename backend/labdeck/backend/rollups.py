@@ -41,7 +41,17 @@ SMALL_BATCH = 200
 # columns of `metric_rollups` in this order; tuples, not dicts, because every
 # flush of every kernel makes ~4 a key and the driver binds tuples cheaper.
 Rollup = tuple[int, int, float, float, float, float, int]
-COLUMNS = ("series_id", "tier", "bucket", "vmin", "vmax", "vsum", "count")
+# The columns in that order, with their PostgreSQL types (`bulk.unnest`).
+_ROLLUP_TYPES = {
+    "series_id": "integer",
+    "tier": "integer",
+    "bucket": "double precision",
+    "vmin": "double precision",
+    "vmax": "double precision",
+    "vsum": "double precision",
+    "count": "integer",
+}
+COLUMNS = tuple(_ROLLUP_TYPES)
 
 
 def summarize(series: Mapping[int, Mapping[float, float]]) -> list[Rollup]:
@@ -159,15 +169,6 @@ _SQLITE_UPSERT = bulk.sqlite_positional(
     ),
     COLUMNS,
 )
-_ROLLUP_TYPES = {
-    "series_id": "integer",
-    "tier": "integer",
-    "bucket": "double precision",
-    "vmin": "double precision",
-    "vmax": "double precision",
-    "vsum": "double precision",
-    "count": "integer",
-}
 # PostgreSQL: the rows as one array per column (parameters `r_<column>`), part
 # of the one statement of a metrics write (`ingest`).
 PG_PREFIX = "r_"

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import repeat
 from typing import Any
@@ -54,6 +54,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from .. import bulk, locks, rollups, storage, thresholds, validate
 from ..access import member_subject, subject_on_project
@@ -390,13 +391,22 @@ def _count_sqlite(conn: Connection, counters: list[tuple[int, int, float]]) -> N
 
 _BEAT = update(_RUNS).where(_RUNS.c.id == bindparam("run_id")).values(heartbeat_at=bindparam("now"))
 _SQLITE_BEAT = bulk.sqlite_sql(_BEAT)
-_SQLITE = sqlite.dialect()
-_SQLITE_TIME = _RUNS.c.heartbeat_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+
+
+def _time_for(dialect: Dialect) -> Callable[[dt.datetime], Any]:
+    """The heartbeat column's conversion of a time on `dialect` (naive UTC),
+    for statements sent to the driver as written, which skip SQLAlchemy's."""
+    process = _RUNS.c.heartbeat_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return process if process is not None else (lambda when: when)
+
+
+_SQLITE_TIME = _time_for(sqlite.dialect())
+_PG_TIME = _time_for(postgresql.psycopg.dialect())
 
 
 def _beat(conn: Connection, run_id: str) -> dt.datetime:
     now = utcnow()
-    if conn.dialect.name == "sqlite" and _SQLITE_TIME is not None:
+    if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_BEAT, {"run_id": run_id, "now": _SQLITE_TIME(now)})
     else:
         conn.execute(_BEAT, {"run_id": run_id, "now": now})
@@ -412,10 +422,6 @@ _PG_WRITE = (
     f"counters AS ({_PG_COUNTERS}) "
     "UPDATE runs SET heartbeat_at = %(now)s WHERE runs.id = %(run_id)s"
 )
-# The heartbeat's time as the column's own type binds it (naive UTC): the
-# statement goes to the driver as written (`bulk`).
-_PG = postgresql.psycopg.dialect()
-_PG_TIME = _RUNS.c.heartbeat_at.type.dialect_impl(_PG).bind_processor(_PG)
 
 
 def _store(
@@ -433,14 +439,13 @@ def _store(
         _count_sqlite(conn, counters)
         _beat(conn, run_id)
         return
-    now = utcnow()
     conn.exec_driver_sql(
         _PG_WRITE,
         {
             **bulk.arrays(points, list(_POINT_COLUMNS), "p_"),
             **rollups.pg_parameters(summaries),
             **bulk.arrays(counters, list(_COUNTER_COLUMNS)),
-            "now": _PG_TIME(now) if _PG_TIME is not None else now,
+            "now": _PG_TIME(utcnow()),
             "run_id": run_id,
         },
     )
