@@ -3,14 +3,15 @@ client mode recording at once, against one `labdeck serve` on PostgreSQL on
 loopback. Measured, not asserted.
 
     python benchmarks/hub_load.py [--kernels 1000] [--seconds 300] [--keys 30]
-        [--interval 1] [--flush 5] [--services 1]
+        [--interval 1] [--flush 5] [--services 1] [--workers 1]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 1. A fresh PostgreSQL database (dropped at the end), migrated; KERNELS
    accounts, each with an API key of its own (`Bearer ldk_…`: every
    simulated kernel proves itself, none shares a credential), made through
    the services as `labdeck user create` would.
-2. `labdeck serve` (the service the Hub runs; SERVICES processes, each on
+2. `labdeck serve --workers WORKERS` (the service the Hub runs: WORKERS
+   processes on one port, docs/hub.md; or SERVICES such services, each on
    a free port, the kernels spread over them round robin as a load
    balancer in front of them would), the database URL in its environment
    only. API keys never reach the Hub, so no Hub is needed for the load
@@ -87,7 +88,7 @@ def make_accounts(url: str, count: int) -> list[str]:
     return keys
 
 
-def start_service(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_service(url: str, port: int, log: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
     env.update(
         LABDECK_DATABASE_URL=url,
@@ -100,7 +101,8 @@ def start_service(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "labdeck.cli", "serve", "--ip", "127.0.0.1", "--port",
-             str(port), "--allow-root", "--ServerApp.base_url=/services/labdeck/"],
+             str(port), "--allow-root", "--ServerApp.base_url=/services/labdeck/",
+             "--workers", str(workers)],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent,
         )  # fmt: skip
 
@@ -214,6 +216,25 @@ def postgres_cpu() -> float:
     return total
 
 
+def service_processes(
+    proc: subprocess.Popen[bytes], workers: int, port: int
+) -> list[psutil.Process]:
+    """The service's workers, once every one of them listens on `port`."""
+    first = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        every = [first, *first.children()]
+        listening = [
+            p for p in every
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                   for c in p.net_connections("tcp"))
+        ]  # fmt: skip
+        if len(listening) == workers:
+            return every
+        time.sleep(0.5)
+    raise RuntimeError(f"{workers} workers did not all listen on port {port}")
+
+
 def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     import urllib.error
     import urllib.request
@@ -245,6 +266,9 @@ def main() -> None:
         "(what a load balancer in front of them does)",
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="labdeck serve --workers: processes on one port"
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get(
             "LABDECK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -266,13 +290,14 @@ def main() -> None:
             size_before = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
         with tempfile.TemporaryDirectory() as tmp:
             bases = []
+            services: list[psutil.Process] = []
             for i in range(args.services):
                 port = free_port()
                 log = Path(tmp) / f"service-{i}.log"
-                procs.append(start_service(url, port, log))
+                procs.append(start_service(url, port, log, args.workers))
                 bases.append(f"http://127.0.0.1:{port}/services/labdeck/labdeck/api")
                 wait_ready(bases[-1], procs[-1], log)
-            services = [psutil.Process(proc.pid) for proc in procs]
+                services += service_processes(procs[-1], args.workers, port)
             cpu_before = sum(sum(p.cpu_times()[:2]) for p in services)
             database_before = postgres_cpu()
             me_before = time.process_time()
@@ -318,7 +343,8 @@ def main() -> None:
     print(f"errors: {sum(stats.errors.values())} {dict(stats.errors)}; "
           f"pushed back (503/429, batch kept and re-sent): {stats.pushed_back}")  # fmt: skip
     print(f"service CPU: {service_cpu:.0f} s, {1000 * service_cpu / max(1, stats.written):.3f} s "
-          f"per 1,000 points ({args.services} process(es)); PostgreSQL CPU: {database_cpu:.0f} s, "
+          f"per 1,000 points ({args.services} service(s) × {args.workers} worker(s)); "
+          f"PostgreSQL CPU: {database_cpu:.0f} s, "
           f"{1000 * database_cpu / max(1, stats.written):.3f} s per 1,000 points; "
           f"load generator CPU {generator_cpu:.0f} s")  # fmt: skip
     print(f"database: {(size_after - size_before) / run_hours / 1e6:.2f} MB per run-hour")

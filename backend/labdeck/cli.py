@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         "jupyter_server with the labdeck extension alone, owning the database, signing "
         "requests in with JupyterHub tokens (checked by the Hub) or labdeck API keys. Under "
         "the Hub (c.JupyterHub.services) it listens where the Hub says; by hand, pass "
-        "--ip, --port, --ServerApp.base_url. Every other option is a jupyter_server one: "
+        "--ip, --port, --ServerApp.base_url. --workers N runs N processes on that one "
+        "address (SO_REUSEPORT; default $LABDECK_SERVE_WORKERS, else 1). Every other option "
+        "is a jupyter_server one: "
         "--LabdeckApp.<setting>=…, --HubAuth.<trait>=…, --ServerApp.<trait>=….",
     )
 

@@ -29,11 +29,19 @@ from urllib.parse import urlsplit
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.serverapp import ServerApp
+from jupyter_server.serverapp import aliases as server_aliases
 from tornado import web
-from traitlets import default
+from traitlets import Dict, Integer, TraitError, default
 
 from .handlers import AUTH_RESOURCE
 from .hubauth import HubTokenIdentityProvider
+from .workers import Workers
+
+WORKERS_ENV = "LABDECK_SERVE_WORKERS"
+# Set by the first worker in the environment of the others it starts (their
+# command line is its own): the worker's number, 1 to N-1.
+WORKER_INDEX_ENV = "LABDECK_SERVE_WORKER_INDEX"
+MAX_WORKERS = 64
 
 
 class LabdeckOnlyAuthorizer(Authorizer):
@@ -61,6 +69,33 @@ class LabdeckService(ServerApp):
     )
     # LabdeckApp asks: this server owns the database, it is nobody's client.
     owns_labdeck_database = True
+    aliases = Dict({**server_aliases, "workers": "LabdeckService.workers"})
+    # The other workers, when this process is the first of several.
+    _others: Workers | None = None
+
+    workers = Integer(
+        config=True,
+        help=f"Processes serving requests, all on the service's one address "
+        f"(SO_REUSEPORT): one core each at most, so raise it when many kernels record "
+        f'(docs/hub.md, "Scale"). Default: ${WORKERS_ENV}, else 1.',
+    )
+
+    @default("workers")
+    def _workers_from_env(self) -> int:
+        raw = os.environ.get(WORKERS_ENV, "").strip()
+        if not raw:
+            return 1
+        try:
+            return int(raw)
+        except ValueError:
+            raise TraitError(f"{WORKERS_ENV} must be a whole number, not {raw!r}") from None
+
+    def parse_command_line(self, argv: Any = None) -> None:
+        super().parse_command_line(argv)
+        # Checked here, where the command line and the environment have both
+        # been read (traitlets does not re-validate values loaded from config).
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise TraitError(f"workers must be between 1 and {MAX_WORKERS}, not {self.workers}")
 
     @default("jpserver_extensions")
     def _only_labdeck(self) -> dict[str, bool]:
@@ -109,6 +144,51 @@ class LabdeckService(ServerApp):
     @default("base_url")
     def _hub_prefix(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+
+    @property
+    def _spawned(self) -> bool:
+        """Started by the first worker: it listens beside it and starts nobody."""
+        return bool(os.environ.get(WORKER_INDEX_ENV))
+
+    @property
+    def _reuse_port(self) -> bool:
+        return self._spawned or self.workers > 1
+
+    def _find_http_port(self) -> None:
+        if not self._reuse_port:
+            super()._find_http_port()
+            return
+        # Workers share their port: probing it without SO_REUSEPORT would find
+        # it taken by the others. The port is exact (port_retries is 0).
+        if self.sock or not self.port:
+            raise ValueError("--workers needs a TCP port of its own (--port), not 0 or a socket")
+
+    def _bind_http_server_tcp(self) -> bool:
+        if not self._reuse_port:
+            return bool(super()._bind_http_server_tcp())
+        try:
+            self.http_server.listen(self.port, self.ip, reuse_port=True)
+        except OSError as exc:
+            self.log.critical("labdeck: cannot listen on %s:%s: %s", self.ip, self.port, exc)
+            return False
+        return True
+
+    def _worker_command(self) -> list[str]:
+        """This process's command line: the others listen where it does."""
+        return [sys.executable, "-m", "labdeck.cli", "serve", *self.argv]
+
+    def start(self) -> None:
+        if self.workers > 1 and not self._spawned:
+            # The database is migrated (initialize ran the extension); the
+            # others start once this process listens, on its event loop.
+            self._others = Workers(self.workers, self._worker_command(), WORKER_INDEX_ENV, self.log)
+            self.io_loop.add_callback(self._others.start)
+        super().start()
+
+    async def _cleanup(self) -> None:
+        if self._others is not None:
+            self._others.stop()
+        await super()._cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,186 @@
+"""Issue 9, "Scale": `labdeck serve --workers N` is N processes behind the
+service's one address. Real `labdeck serve` processes on PostgreSQL, started
+as the Hub starts its service (`python -m labdeck.cli serve`, settings in the
+environment; no request here needs the Hub itself): every worker takes
+connections on the one port, a worker that dies is replaced while the
+others keep answering, and none outlives the first (SIGTERM, or SIGKILL)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from servers import free_port, wait_until_answering
+from traitlets import TraitError
+
+from labdeck.backend.context import Actor, Backend
+from labdeck.backend.services import apikeys
+from labdeck.extension.service import WORKERS_ENV, LabdeckService
+
+PREFIX = "/services/labdeck/labdeck/api"
+ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def workers(self) -> list[psutil.Process]:
+        """Every process listening on the service's port."""
+        first = psutil.Process(self.proc.pid)
+        every = [first, *first.children()]
+        return [p for p in every if _listens(p, self.port)]
+
+    def wait_for_workers(self, count: int, timeout: float = 90.0) -> list[psutil.Process]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listening = self.workers()
+            if len(listening) == count:
+                return listening
+            time.sleep(0.2)
+        raise AssertionError(f"{count} workers never listened: {self.log.read_text()[-3000:]}")
+
+
+def _listens(process: psutil.Process, port: int) -> bool:
+    try:
+        connections = process.net_connections("tcp")
+    except psutil.NoSuchProcess:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
+
+
+@contextmanager
+def serve(database_url: str, tmp_path: Path, workers: int) -> Iterator[Service]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
+    env |= {
+        "LABDECK_DATABASE_URL": database_url,
+        "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        # What the Hub gives a managed service; nothing here calls the Hub.
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/labdeck/",
+        "JUPYTERHUB_SERVICE_NAME": "labdeck",
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
+        "JUPYTERHUB_API_TOKEN": "unused-by-this-test",
+        WORKERS_ENV: str(workers),
+    }
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labdeck.cli", "serve", "--ServerApp.allow_root=True"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    service = Service(proc, port, log)
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}{PREFIX}/openapi.json", proc, log, status=200)
+        yield service
+    finally:
+        if proc.poll() is None:
+            survivors = psutil.Process(proc.pid).children()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            psutil.wait_procs(survivors, timeout=30)
+
+
+def _me(port: int, key: str) -> tuple[http.client.HTTPConnection, str]:
+    """GET /me on a connection of its own, left open (it stays with the worker
+    that accepted it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", f"{PREFIX}/me", headers={"Authorization": f"Bearer {key}"})
+    response = conn.getresponse()
+    body = response.read()
+    assert response.status == 200, body
+    return conn, json.loads(body)["username"]
+
+
+def _worker_of(conn: http.client.HTTPConnection, workers: list[psutil.Process]) -> int:
+    """The pid of the worker holding the server end of `conn`."""
+    assert conn.sock is not None
+    mine = conn.sock.getsockname()[1]
+    for worker in workers:
+        for c in worker.net_connections("tcp"):
+            if c.raddr and c.raddr.port == mine and c.status == psutil.CONN_ESTABLISHED:
+                return worker.pid
+    raise AssertionError(f"no worker holds the connection from port {mine}")
+
+
+@ON_POSTGRES
+def test_every_worker_answers_on_the_one_port_and_a_dead_one_is_replaced(
+    database_url: str, backend: Backend, make_user: Callable[..., Actor], tmp_path: Path
+) -> None:
+    alice = make_user("alice")
+    key = apikeys.create_key(backend, alice, "kernel")["secret"]
+    with serve(database_url, tmp_path, workers=3) as service:
+        workers = service.wait_for_workers(3)
+        # 30 connections over 3 workers: all on one or two of them has a chance of 2e-5.
+        conns = [_me(service.port, key) for _ in range(30)]
+        assert {name for _, name in conns} == {"alice"}
+        holders = {_worker_of(conn, workers) for conn, _ in conns}
+        for conn, _ in conns:
+            conn.close()
+        assert holders == {w.pid for w in workers}
+
+        victim = next(w for w in workers if w.pid != service.proc.pid)
+        victim.kill()
+        victim.wait(timeout=10)
+        # The others answer while it is away, and it is back within seconds.
+        for _ in range(10):
+            _me(service.port, key)[0].close()
+        replaced = service.wait_for_workers(3, timeout=60)
+        assert victim.pid not in {w.pid for w in replaced}
+        assert f"(pid {victim.pid}) exited" in service.log.read_text()
+        conns = [_me(service.port, key) for _ in range(30)]
+        assert {_worker_of(conn, replaced) for conn, _ in conns} == {w.pid for w in replaced}
+        for conn, _ in conns:
+            conn.close()
+        others = [w for w in replaced if w.pid != service.proc.pid]
+        service.proc.send_signal(signal.SIGTERM)
+        assert service.proc.wait(timeout=60) == 0
+        gone, alive = psutil.wait_procs(others, timeout=30)
+        assert not alive, f"workers outlived the first: {[p.pid for p in alive]}"
+
+
+@ON_POSTGRES
+def test_workers_do_not_outlive_a_killed_first_worker(database_url: str, tmp_path: Path) -> None:
+    with serve(database_url, tmp_path, workers=2) as service:
+        workers = service.wait_for_workers(2)
+        others = [w for w in workers if w.pid != service.proc.pid]
+        service.proc.kill()
+        service.proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(others, timeout=30)
+        assert not alive, f"workers outlived the first: {[p.pid for p in alive]}"
+
+
+def test_the_worker_count_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("0", "65", "-1"):
+        with pytest.raises(TraitError, match="between 1 and 64"):
+            LabdeckService().parse_command_line(["--workers", bad])
+    monkeypatch.setenv(WORKERS_ENV, "many")
+    with pytest.raises(TraitError, match=f"{WORKERS_ENV} must be a whole number"):
+        LabdeckService().parse_command_line([])
+    monkeypatch.setenv(WORKERS_ENV, "0")
+    with pytest.raises(TraitError, match="between 1 and 64"):
+        LabdeckService().parse_command_line([])
+    monkeypatch.setenv(WORKERS_ENV, "4")
+    assert LabdeckService().workers == 4
+    app = LabdeckService()
+    app.parse_command_line(["--workers", "2"])
+    assert app.workers == 2
