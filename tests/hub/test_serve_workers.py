@@ -111,6 +111,18 @@ def _me(port: int, key: str) -> tuple[http.client.HTTPConnection, str]:
     return conn, json.loads(body)["username"]
 
 
+def _status(port: int, key: str, workers: list[psutil.Process]) -> tuple[int, int]:
+    """GET /me on a new connection: the status, and the worker that answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", f"{PREFIX}/me", headers={"Authorization": f"Bearer {key}"})
+    response = conn.getresponse()
+    response.read()
+    try:
+        return response.status, _worker_of(conn, workers)
+    finally:
+        conn.close()
+
+
 def _worker_of(conn: http.client.HTTPConnection, workers: list[psutil.Process]) -> int:
     """The pid of the worker holding the server end of `conn`."""
     assert conn.sock is not None
@@ -127,7 +139,8 @@ def test_every_worker_answers_on_the_one_port_and_a_dead_one_is_replaced(
     database_url: str, backend: Backend, make_user: Callable[..., Actor], tmp_path: Path
 ) -> None:
     alice = make_user("alice")
-    key = apikeys.create_key(backend, alice, "kernel")["secret"]
+    created = apikeys.create_key(backend, alice, "kernel")
+    key, key_id = created["secret"], created["id"]
     with serve(database_url, tmp_path, workers=3) as service:
         workers = service.wait_for_workers(3)
         # 30 connections over 3 workers: all on one or two of them has a chance of 2e-5.
@@ -151,6 +164,16 @@ def test_every_worker_answers_on_the_one_port_and_a_dead_one_is_replaced(
         assert {_worker_of(conn, replaced) for conn, _ in conns} == {w.pid for w in replaced}
         for conn, _ in conns:
             conn.close()
+        # Revoked by another process (this test's own service call): every
+        # worker, the replaced one too, forgets the key as the revocation
+        # commits, not a cache lifetime (30 s) later.
+        apikeys.revoke_key(backend, alice, key_id)
+        revoked = time.monotonic()
+        while _status(service.port, key, replaced)[0] != 401:
+            assert time.monotonic() - revoked < 1.0, "a worker still took the revoked key"
+        answers = [_status(service.port, key, replaced) for _ in range(30)]
+        assert {status for status, _ in answers} == {401}
+        assert {pid for _, pid in answers} == {w.pid for w in replaced}
         others = [w for w in replaced if w.pid != service.proc.pid]
         service.proc.send_signal(signal.SIGTERM)
         assert service.proc.wait(timeout=60) == 0

@@ -370,8 +370,9 @@ class Settings:
         clean=_not_negative,
         help="Seconds a server process remembers which account an API key belongs to, "
         "sparing a database read per request (0: look every key up). A key revoked or an "
-        "account deleted stops working at once in the process that did it, and within this "
-        "many seconds in the other server processes on the same database.",
+        "account deleted stops working at once in the process that did it; on PostgreSQL "
+        "also in every other server process, which hears of it as it commits; on SQLite "
+        "within this many seconds in the others.",
     )
     kernel_writes_in_flight: int = setting(
         64,

@@ -14,9 +14,15 @@ How long a revoked key (or a deleted account's) can still work:
   generation it read the database under is gone). Every `Backend` of one
   database in a process shares one cache (`for_database`), so this holds
   whichever of them revoked;
-- in another server process on the same database (several `labdeck serve`
-  behind one address, docs/hub.md): at most `api_key_cache_seconds` after
-  the revocation committed, the lifetime of what that process remembers.
+- in another server process on PostgreSQL (the workers of `labdeck serve
+  --workers N`, several services on one database, the CLI revoking while
+  the service runs): as the revocation commits. The database announces it
+  (migration 0008) and each server's `revocations.RevocationListener`
+  forgets every key; while that listener is not connected the cache is
+  not trusted at all (`distrust`): every request looks its key up;
+- in another process on SQLite (no announcement there): at most
+  `api_key_cache_seconds` after the revocation committed, the lifetime of
+  what that process remembers.
 
 Only a positive answer is kept: an unknown key is looked up every time.
 """
@@ -40,6 +46,7 @@ class KeyCache:
         self.ttl = max(0.0, ttl)
         self._entries: dict[str, tuple[int, float]] = {}
         self._generation = 0
+        self._trusted = True
         self._lock = threading.Lock()
 
     @classmethod
@@ -60,7 +67,7 @@ class KeyCache:
 
     def get(self, hashed: str) -> int | None:
         """The account id of a key hash looked up less than `ttl` seconds ago."""
-        entry = self._entries.get(hashed)
+        entry = self._entries.get(hashed) if self._trusted else None
         if entry is None:
             return None
         user_id, expires = entry
@@ -75,7 +82,7 @@ class KeyCache:
         if self.ttl <= 0:
             return
         with self._lock:
-            if generation != self._generation:
+            if generation != self._generation or not self._trusted:
                 return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries = {}
@@ -83,6 +90,20 @@ class KeyCache:
 
     def invalidate(self) -> None:
         """Forget everything: a key was revoked or an account deleted."""
+        self._reset(self._trusted)
+
+    def distrust(self) -> None:
+        """Forget everything and remember nothing until `trust()`: revocations
+        made elsewhere cannot be heard now (`revocations`)."""
+        self._reset(False)
+
+    def trust(self) -> None:
+        """Remember answers again, from an empty cache: revocations made
+        elsewhere are heard from now on."""
+        self._reset(True)
+
+    def _reset(self, trusted: bool) -> None:
         with self._lock:
             self._generation += 1
             self._entries = {}
+            self._trusted = trusted

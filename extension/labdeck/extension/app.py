@@ -37,6 +37,7 @@ from labdeck.backend.config import (
 from labdeck.backend.context import Backend
 from labdeck.backend.db import Database
 from labdeck.backend.delivery.deliverer import Deliverer
+from labdeck.backend.revocations import RevocationListener
 
 from .arrivals import Arrivals
 from .forward import ServiceClient, forward_handlers
@@ -159,6 +160,7 @@ class LabdeckApp(ExtensionApp):
         self.backend: Backend | None = None
         self.reaper: Reaper | None = None
         self.deliverer: Deliverer | None = None
+        self.revocations: RevocationListener | None = None
         self.service: ServiceClient | None = None
         self.long_jobs: LongJobs | None = None
         self.settings["labdeck_sign_in"] = SignInPolicy.for_this_process(
@@ -203,6 +205,11 @@ class LabdeckApp(ExtensionApp):
         # one, or `labdeck serve` (a client-mode server has neither).
         self.deliverer = Deliverer(backend)
         self.deliverer.start()
+        # Keys revoked by other processes (workers, the CLI) are forgotten here
+        # as they commit, where the database can say so (`revocations`).
+        if database.engine.dialect.name == "postgresql" and settings.api_key_cache_seconds > 0:
+            self.revocations = RevocationListener(database.engine, backend.key_cache, self.log)
+            self.revocations.start()
 
     def _start_client(self, settings: Settings) -> None:
         """No database, no reaper (the service runs one): `/labdeck/api/*`
@@ -237,6 +244,8 @@ class LabdeckApp(ExtensionApp):
             self.reaper.stop()
         if self.deliverer is not None:
             self.deliverer.stop()
+        if self.revocations is not None:
+            self.revocations.stop()
         if self.long_jobs is not None:
             self.long_jobs.shutdown()
         if self.backend is not None:
