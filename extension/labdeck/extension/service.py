@@ -35,12 +35,12 @@ from traitlets import Dict, Integer, TraitError, default
 
 from .handlers import AUTH_RESOURCE
 from .hubauth import HubTokenIdentityProvider
-from .workers import Workers
+from .workers import Workers, follow_first
 
 WORKERS_ENV = "LABDECK_SERVE_WORKERS"
 # Set by the first worker in the environment of the others it starts (their
-# command line is its own): the worker's number, 1 to N-1.
-WORKER_INDEX_ENV = "LABDECK_SERVE_WORKER_INDEX"
+# command line is its own): the first worker's pid.
+FIRST_WORKER_ENV = "LABDECK_SERVE_FIRST_WORKER"
 MAX_WORKERS = 64
 
 
@@ -148,7 +148,7 @@ class LabdeckService(ServerApp):
     @property
     def _spawned(self) -> bool:
         """Started by the first worker: it listens beside it and starts nobody."""
-        return bool(os.environ.get(WORKER_INDEX_ENV))
+        return bool(os.environ.get(FIRST_WORKER_ENV))
 
     @property
     def _reuse_port(self) -> bool:
@@ -178,10 +178,12 @@ class LabdeckService(ServerApp):
         return [sys.executable, "-m", "labdeck.cli", "serve", *self.argv]
 
     def start(self) -> None:
-        if self.workers > 1 and not self._spawned:
+        if self._spawned:
+            follow_first(int(os.environ[FIRST_WORKER_ENV]))
+        elif self.workers > 1:
             # The database is migrated (initialize ran the extension); the
             # others start once this process listens, on its event loop.
-            self._others = Workers(self.workers, self._worker_command(), WORKER_INDEX_ENV, self.log)
+            self._others = Workers(self.workers, self._worker_command(), FIRST_WORKER_ENV, self.log)
             self.io_loop.add_callback(self._others.start)
         super().start()
 

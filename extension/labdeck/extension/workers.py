@@ -17,7 +17,8 @@ a conditional UPDATE, the outbox with a lease).
   must not turn into a fork loop), and it says so in the log.
 - When the first worker stops (the Hub stops its service with SIGTERM) it
   stops the others and waits for them; if it is killed outright, Linux
-  sends each of them SIGTERM (`PR_SET_PDEATHSIG`), so none outlives it.
+  sends each of them SIGTERM (`PR_SET_PDEATHSIG`, which each worker asks
+  for as it starts: `follow_first`), so none outlives it.
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ _STOP_TIMEOUT = 15.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Run in the child between fork and exec: SIGTERM when the parent dies."""
+def follow_first(first_pid: int) -> None:
+    """In a worker started by the first (`first_pid`): SIGTERM to this process
+    when the first one dies (Linux). Set by the worker itself, not between
+    fork and exec, where the first worker's threads make it unsafe; and if
+    the first died before that, the worker stops now."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != first_pid:
+        raise SystemExit(f"labdeck: the first worker (pid {first_pid}) is gone; stopping")
 
 
 @dataclass
@@ -61,13 +67,13 @@ class _Worker:
 
 class Workers:
     """The other workers of this service, started, watched and stopped by the
-    first one: each runs `command` with its number in `index_env`."""
+    first one: each runs `command` with this process's pid in `first_env`."""
 
     def __init__(
-        self, count: int, command: Sequence[str], index_env: str, log: logging.Logger
+        self, count: int, command: Sequence[str], first_env: str, log: logging.Logger
     ) -> None:
         self._command = list(command)
-        self._index_env = index_env
+        self._env = {**os.environ, first_env: str(os.getpid())}
         self._log = log
         self._workers = [_Worker(index) for index in range(1, count)]
         self._watch: PeriodicCallback | None = None
@@ -89,10 +95,9 @@ class Workers:
         # alone, which asks before stopping and then stops the others.
         worker.process = subprocess.Popen(
             self._command,
-            env={**os.environ, self._index_env: str(worker.index)},
+            env=self._env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
         worker.started = time.monotonic()
         worker.restart_at = None
