@@ -5,6 +5,7 @@ until a server answers, an HTTP peer in a thread, code run in a kernel."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import threading
@@ -104,3 +105,23 @@ def tornado_in_thread(app: web.Application) -> Iterator[int]:
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def hub_service_env(database_url: str, tmp_path: Path, port: int) -> dict[str, str]:
+    """The environment the Hub gives `labdeck serve` as a managed service
+    (docs/hub.md), for a service run without a Hub: this process's own, less
+    any LABDECK_/JUPYTERHUB_ setting, plus the database, a store, Jupyter's
+    folders under `tmp_path`, and the Hub's variables (a Hub API URL where
+    nothing listens: only Hub tokens would need it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
+    return env | {
+        "LABDECK_DATABASE_URL": database_url,
+        "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/labdeck/",
+        "JUPYTERHUB_SERVICE_NAME": "labdeck",
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
+        "JUPYTERHUB_API_TOKEN": "unused-by-this-test",
+    }

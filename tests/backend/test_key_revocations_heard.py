@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -50,7 +51,7 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> float:
     return time.monotonic() - started
 
 
-def _announcements(database_url: str, write: Callable[[], None]) -> int:
+def _announcements(database_url: str, write: Callable[[], object]) -> int:
     """How many announcements on the channel `write` causes (a LISTEN
     connection of its own)."""
     url = make_url(database_url).set(drivername="postgresql")
@@ -107,65 +108,64 @@ def test_the_database_announces_what_stops_a_key_and_nothing_else(
     engine.dispose()
 
 
+@dataclass
+class Server:
+    backend: Backend
+    listener: RevocationListener
+    kim: Actor
+    secret: str
+
+
+@pytest.fixture
+def server(
+    database_url: str, settings: Any, backend: Backend, make_user: Callable[..., Actor]
+) -> Iterator[Server]:
+    """A server process's backend (its own Database, a 600 s cache lifetime)
+    with its listener heard to LISTEN, and kim's key, looked up and cached."""
+    kim = make_user("kim")
+    secret = apikeys.create_key(backend, kim, "kernel")["secret"]
+    served = Backend(
+        Database(database_url), dataclasses.replace(settings, api_key_cache_seconds=600)
+    )
+    listener = RevocationListener(served.db.engine, served.key_cache, log)
+    try:
+        listener.start()
+        assert listener.listening.wait(10)
+        assert identity.authenticate_key(served, secret) == kim
+        assert identity.cached_key(served, secret) == kim
+        yield Server(served, listener, kim, secret)
+    finally:
+        listener.stop()
+        served.db.dispose()
+
+
 def test_a_listening_server_forgets_a_key_revoked_elsewhere_as_it_commits(
-    database_url: str, settings: Any, backend: Backend, make_user: Callable[..., Actor]
+    database_url: str, server: Server
 ) -> None:
-    kim = make_user("kim")
-    secret = apikeys.create_key(backend, kim, "kernel")["secret"]
-    # The server: its own Database and a long cache lifetime.
-    server = Backend(
-        Database(database_url), dataclasses.replace(settings, api_key_cache_seconds=600)
-    )
-    listener = RevocationListener(server.db.engine, server.key_cache, log)
-    try:
-        listener.start()
-        assert listener.listening.wait(10)
-        assert identity.authenticate_key(server, secret) == kim
-        assert identity.cached_key(server, secret) == kim
-        # Another process revokes, in SQL: no service of this process sees it.
-        _sql(database_url, update(ApiKey).values(revoked_at=ApiKey.created_at))()
-        took = _wait(lambda: identity.cached_key(server, secret) is None, timeout=2.0)
-        assert took < 1.0
-    finally:
-        listener.stop()
-        server.db.dispose()
+    # Another process revokes, in SQL: no service of this process sees it.
+    _sql(database_url, update(ApiKey).values(revoked_at=ApiKey.created_at))()
+    took = _wait(lambda: identity.cached_key(server.backend, server.secret) is None, timeout=2.0)
+    assert took < 1.0
 
 
-def test_while_the_listener_cannot_hear_nothing_is_remembered(
-    database_url: str, settings: Any, backend: Backend, make_user: Callable[..., Actor]
-) -> None:
-    kim = make_user("kim")
-    secret = apikeys.create_key(backend, kim, "kernel")["secret"]
-    server = Backend(
-        Database(database_url), dataclasses.replace(settings, api_key_cache_seconds=600)
-    )
-    listener = RevocationListener(server.db.engine, server.key_cache, log)
-    try:
-        listener.start()
-        assert listener.listening.wait(10)
-        identity.authenticate_key(server, secret)
-        assert identity.cached_key(server, secret) == kim
-        # The listener's connection dies (the database restarted, say).
-        with server.db.engine.connect() as conn:
-            killed = conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND query = :listen"
-                ),
-                {"listen": f"LISTEN {CHANNEL}"},
-            ).all()
-        assert killed == [(True,)]
-        _wait(
-            lambda: not listener.listening.is_set() or identity.cached_key(server, secret) is None
-        )
-        assert identity.cached_key(server, secret) is None
-        # It comes back by itself, and only then are keys remembered again.
-        assert listener.listening.wait(15)
-        assert identity.authenticate_key(server, secret) == kim
-        assert identity.cached_key(server, secret) == kim
-    finally:
-        listener.stop()
-        server.db.dispose()
+def test_while_the_listener_cannot_hear_nothing_is_remembered(server: Server) -> None:
+    cached = lambda: identity.cached_key(server.backend, server.secret)  # noqa: E731
+    # The listener's connection dies (the database restarted, say).
+    with server.backend.db.engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query = :listen"
+            ),
+            {"listen": f"LISTEN {CHANNEL}"},
+        ).all()
+    assert killed == [(True,)]
+    _wait(lambda: not server.listener.listening.is_set() or cached() is None)
+    assert cached() is None
+    # It comes back by itself, and only then are keys remembered again.
+    assert server.listener.listening.wait(15)
+    assert identity.authenticate_key(server.backend, server.secret) == server.kim
+    assert cached() == server.kim
 
 
 def test_an_unreachable_database_leaves_the_cache_untrusted(

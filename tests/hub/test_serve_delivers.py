@@ -8,7 +8,6 @@ once, and the row is marked sent."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mailpeers import smtp_peer, smtp_settings
-from servers import free_port, wait_until_answering
+from servers import free_port, hub_service_env, wait_until_answering
 from sqlalchemy import select
 
 from labdeck.backend.context import Actor, Backend
@@ -37,19 +36,8 @@ def test_labdeck_serve_runs_the_deliverer(
 
     port = free_port()
     with smtp_peer() as smtp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
-        env |= {
-            "LABDECK_DATABASE_URL": database_url,
-            "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
+        env = hub_service_env(database_url, tmp_path, port) | {
             "LABDECK_DELIVERY_INTERVAL": "0.2",
-            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-            # What the Hub gives a managed service; nothing here calls the Hub.
-            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-            "JUPYTERHUB_SERVICE_PREFIX": "/services/labdeck/",
-            "JUPYTERHUB_SERVICE_NAME": "labdeck",
-            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
-            "JUPYTERHUB_API_TOKEN": "unused-by-this-test",
             **{f"LABDECK_{k.upper()}": str(v) for k, v in smtp_settings(smtp.port).items()},
         }
         log = tmp_path / "serve.log"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from servers import free_port, wait_until_answering
+from servers import free_port, hub_service_env, wait_until_answering
 from traitlets import TraitError
 
 from labdeck.backend.context import Actor, Backend
@@ -65,20 +64,7 @@ def _listens(process: psutil.Process, port: int) -> bool:
 @contextmanager
 def serve(database_url: str, tmp_path: Path, workers: int) -> Iterator[Service]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
-    env |= {
-        "LABDECK_DATABASE_URL": database_url,
-        "LABDECK_STORAGE_URL": (tmp_path / "storage").as_uri(),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        # What the Hub gives a managed service; nothing here calls the Hub.
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "JUPYTERHUB_SERVICE_PREFIX": "/services/labdeck/",
-        "JUPYTERHUB_SERVICE_NAME": "labdeck",
-        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
-        "JUPYTERHUB_API_TOKEN": "unused-by-this-test",
-        WORKERS_ENV: str(workers),
-    }
+    env = hub_service_env(database_url, tmp_path, port) | {WORKERS_ENV: str(workers)}
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
