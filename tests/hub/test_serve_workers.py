@@ -193,3 +193,6 @@ def test_the_worker_count_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     app = LabdeckService()
     app.parse_command_line(["--workers", "2"])
     assert app.workers == 2
+    for where in (["--port", "0"], ["--sock", "/tmp/labdeck.sock"]):
+        with pytest.raises(TraitError, match="needs a TCP port of its own"):
+            LabdeckService().parse_command_line(["--workers", "2", *where])

@@ -96,6 +96,8 @@ class LabdeckService(ServerApp):
         # been read (traitlets does not re-validate values loaded from config).
         if not 1 <= self.workers <= MAX_WORKERS:
             raise TraitError(f"workers must be between 1 and {MAX_WORKERS}, not {self.workers}")
+        if self.workers > 1 and (self.sock or not self.port):
+            raise TraitError("--workers needs a TCP port of its own (--port), not 0 or a socket")
 
     @default("jpserver_extensions")
     def _only_labdeck(self) -> dict[str, bool]:
@@ -155,13 +157,11 @@ class LabdeckService(ServerApp):
         return self._spawned or self.workers > 1
 
     def _find_http_port(self) -> None:
+        # Workers share their port: probing it without SO_REUSEPORT would find
+        # it taken by the others. Their port is exact (port_retries is 0, and
+        # `parse_command_line` refused port 0 and sockets).
         if not self._reuse_port:
             super()._find_http_port()
-            return
-        # Workers share their port: probing it without SO_REUSEPORT would find
-        # it taken by the others. The port is exact (port_retries is 0).
-        if self.sock or not self.port:
-            raise ValueError("--workers needs a TCP port of its own (--port), not 0 or a socket")
 
     def _bind_http_server_tcp(self) -> bool:
         if not self._reuse_port:
