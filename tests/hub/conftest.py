@@ -139,25 +139,36 @@ class Hub:
         assert status == 200, model
         return int(model["servers"][""]["state"]["pid"])
 
-    def service_pid(self) -> int:
-        """The `labdeck serve` process the Hub started."""
+    def service_pids(self) -> list[int]:
+        """Every `labdeck serve` process of this Hub: the one it started, first,
+        and the other workers that one started (`LABDECK_SERVE_WORKERS`)."""
         out = subprocess.run(
             ["pgrep", "-f", "labdeck.cli serve"], capture_output=True, text=True
         ).stdout.split()
         own = [int(p) for p in out if _parent_chain_has(int(p), self.proc.pid)]
-        assert len(own) == 1, out
-        return own[0]
+        first = [p for p in own if _parent(p) not in own]
+        assert len(first) == 1, out
+        return first + [p for p in own if p != first[0]]
+
+    def service_pid(self) -> int:
+        """The `labdeck serve` process the Hub started."""
+        return self.service_pids()[0]
+
+
+def _parent(pid: int) -> int:
+    """The parent of `pid`, 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def _parent_chain_has(pid: int, ancestor: int) -> bool:
     while pid > 1:
         if pid == ancestor:
             return True
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        pid = _parent(pid)
     return False
 
 

@@ -27,6 +27,8 @@ c.JupyterHub.services = [
             "LABDECK_DATABASE_URL": "{database_url}",
             "LABDECK_STORAGE_URL": "{storage_url}",
             "LABDECK_PUBLIC_URL": "{service_url}",
+            # Processes serving it on its one address (docs/hub.md, "Scale").
+            "LABDECK_SERVE_WORKERS": "2",
         }},
     }}
 ]

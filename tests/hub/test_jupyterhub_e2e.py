@@ -223,12 +223,15 @@ def test_alices_kernel_records_as_alice_and_loses_nothing_while_the_service_is_s
     cell = threading.Thread(target=run_cell)
     cell.start()
     time.sleep(6)  # sampling and flushing to the service
-    service = hub.service_pid()
-    os.kill(service, signal.SIGSTOP)  # the service is stopped for 10 s
+    workers = hub.service_pids()
+    assert len(workers) == 2, "the excerpt runs the service with two workers"
+    for worker in workers:
+        os.kill(worker, signal.SIGSTOP)  # the service, every worker of it, stopped for 10 s
     try:
         time.sleep(10)
     finally:
-        os.kill(service, signal.SIGCONT)
+        for worker in workers:
+            os.kill(worker, signal.SIGCONT)
     cell.join(timeout=400)
     assert "error" not in result, result.get("error")
     done = json.loads(result["printed"].strip().splitlines()[-1])
