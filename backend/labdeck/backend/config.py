@@ -371,8 +371,8 @@ class Settings:
         help="Seconds a server process remembers which account an API key belongs to, "
         "sparing a database read per request (0: look every key up). A key revoked or an "
         "account deleted stops working at once in the process that did it; on PostgreSQL "
-        "also in every other server process, which hears of it as it commits; on SQLite "
-        "within this many seconds in the others.",
+        "also in every other server process, which hears of it as it commits; on SQLite, "
+        "or with db_nullpool, within this many seconds in the others.",
     )
     kernel_writes_in_flight: int = setting(
         64,

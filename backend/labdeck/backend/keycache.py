@@ -20,7 +20,8 @@ How long a revoked key (or a deleted account's) can still work:
   (migration 0008) and each server's `revocations.RevocationListener`
   forgets every key; while that listener is not connected the cache is
   not trusted at all (`distrust`): every request looks its key up;
-- in another process on SQLite (no announcement there): at most
+- in another process on SQLite (no announcement there), or behind a
+  transaction-mode pooler (`db_nullpool`: no listener): at most
   `api_key_cache_seconds` after the revocation committed, the lifetime of
   what that process remembers.
 

@@ -15,8 +15,9 @@ the network cut: a dead connection is noticed within about ten seconds
 through TCP keepalives) nothing could be heard, so the cache is not
 trusted at all: every request looks its key up, as with
 `api_key_cache_seconds = 0`, until the listener is back and the cache
-starts empty. SQLite has no such channel: there the cache's lifetime
-stays the bound for other processes (docs/hub.md).
+starts empty. SQLite has no such channel, and a transaction-mode pooler
+(`db_nullpool`) does not pass LISTEN on, so no listener runs there: the
+cache's lifetime stays the bound for other processes (docs/hub.md).
 """
 
 from __future__ import annotations

@@ -206,8 +206,10 @@ class LabdeckApp(ExtensionApp):
         self.deliverer = Deliverer(backend)
         self.deliverer.start()
         # Keys revoked by other processes (workers, the CLI) are forgotten here
-        # as they commit, where the database can say so (`revocations`).
-        if database.engine.dialect.name == "postgresql" and settings.api_key_cache_seconds > 0:
+        # as they commit, where the database can say so (`revocations`). A
+        # transaction-mode pooler (`db_nullpool`) does not pass LISTEN on.
+        listens = database.engine.dialect.name == "postgresql" and not settings.db_nullpool
+        if listens and settings.api_key_cache_seconds > 0:
             self.revocations = RevocationListener(database.engine, backend.key_cache, self.log)
             self.revocations.start()
 
