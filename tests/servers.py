@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -125,3 +126,28 @@ def hub_service_env(database_url: str, tmp_path: Path, port: int) -> dict[str, s
         "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/hub/api",
         "JUPYTERHUB_API_TOKEN": "unused-by-this-test",
     }
+
+
+def start_hub_service(
+    env: dict[str, str], tmp_path: Path, port: int
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`labdeck serve` started as the Hub starts its service (with `env`, e.g.
+    `hub_service_env`), its output in `tmp_path`/serve.log; returned once it
+    answers on `port`. The caller stops it."""
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labdeck.cli", "serve", "--ServerApp.allow_root=True"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    openapi = f"http://127.0.0.1:{port}/services/labdeck/labdeck/api/openapi.json"
+    try:
+        wait_until_answering(openapi, proc, log, status=200)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, log

@@ -9,14 +9,12 @@ once, and the row is marked sent."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from mailpeers import smtp_peer, smtp_settings
-from servers import free_port, hub_service_env, wait_until_answering
+from servers import free_port, hub_service_env, start_hub_service
 from sqlalchemy import select
 
 from labdeck.backend.context import Actor, Backend
@@ -40,18 +38,8 @@ def test_labdeck_serve_runs_the_deliverer(
             "LABDECK_DELIVERY_INTERVAL": "0.2",
             **{f"LABDECK_{k.upper()}": str(v) for k, v in smtp_settings(smtp.port).items()},
         }
-        log = tmp_path / "serve.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "labdeck.cli", "serve", "--ServerApp.allow_root=True"],
-                cwd=tmp_path,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        proc, log = start_hub_service(env, tmp_path, port)
         try:
-            openapi = f"http://127.0.0.1:{port}/services/labdeck/labdeck/api/openapi.json"
-            wait_until_answering(openapi, proc, log, status=200)
             (mail,) = smtp.inbox.wait_for(1)
             time.sleep(1.0)  # a second send would arrive within a few rounds
             assert len(smtp.inbox.received) == 1

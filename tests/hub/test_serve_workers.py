@@ -11,7 +11,6 @@ import http.client
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from servers import free_port, hub_service_env, wait_until_answering
+from servers import free_port, hub_service_env, start_hub_service
 from traitlets import TraitError
 
 from labdeck.backend.context import Actor, Backend
@@ -65,18 +64,9 @@ def _listens(process: psutil.Process, port: int) -> bool:
 def serve(database_url: str, tmp_path: Path, workers: int) -> Iterator[Service]:
     port = free_port()
     env = hub_service_env(database_url, tmp_path, port) | {WORKERS_ENV: str(workers)}
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labdeck.cli", "serve", "--ServerApp.allow_root=True"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc, log = start_hub_service(env, tmp_path, port)
     service = Service(proc, port, log)
     try:
-        wait_until_answering(f"http://127.0.0.1:{port}{PREFIX}/openapi.json", proc, log, status=200)
         yield service
     finally:
         if proc.poll() is None:
