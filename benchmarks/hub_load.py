@@ -58,7 +58,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / p) for p in ("backend", "kernel", "widgets", "extension", "tests")]
 
-from servers import free_port  # noqa: E402
+from servers import free_port, hub_service_env, listens_on  # noqa: E402
 
 from labdeck.backend.config import Settings  # noqa: E402
 from labdeck.backend.context import Backend  # noqa: E402
@@ -89,19 +89,12 @@ def make_accounts(url: str, count: int) -> list[str]:
 
 
 def start_service(url: str, port: int, log: Path, workers: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABDECK_", "JUPYTERHUB_"))}
-    env.update(
-        LABDECK_DATABASE_URL=url,
-        LABDECK_STORAGE_URL=(log.parent / "storage").as_uri(),
-        JUPYTERHUB_API_URL="http://127.0.0.1:9/hub/api",
-        JUPYTERHUB_API_TOKEN="unused-no-hub-here",
-        JUPYTERHUB_SERVICE_NAME="labdeck",
-        PYTHONPATH=os.pathsep.join(str(ROOT / p) for p in ("backend", "kernel", "extension")),
-    )
+    env = hub_service_env(url, log.parent, port) | {
+        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("backend", "kernel", "extension"))
+    }
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "labdeck.cli", "serve", "--ip", "127.0.0.1", "--port",
-             str(port), "--allow-root", "--ServerApp.base_url=/services/labdeck/",
+            [sys.executable, "-m", "labdeck.cli", "serve", "--allow-root",
              "--workers", str(workers)],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent,
         )  # fmt: skip
@@ -224,12 +217,7 @@ def service_processes(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         every = [first, *first.children()]
-        listening = [
-            p for p in every
-            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
-                   for c in p.net_connections("tcp"))
-        ]  # fmt: skip
-        if len(listening) == workers:
+        if sum(listens_on(p, port) for p in every) == workers:
             return every
         time.sleep(0.5)
     raise RuntimeError(f"{workers} workers did not all listen on port {port}")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 from tornado import web
 from tornado.httpserver import HTTPServer
 
@@ -106,6 +107,15 @@ def tornado_in_thread(app: web.Application) -> Iterator[int]:
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def listens_on(process: psutil.Process, port: int) -> bool:
+    """Whether `process` has a socket listening on `port` (False once it is gone)."""
+    try:
+        connections = process.net_connections("tcp")
+    except psutil.NoSuchProcess:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
 
 
 def hub_service_env(database_url: str, tmp_path: Path, port: int) -> dict[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from servers import free_port, hub_service_env, start_hub_service
+from servers import free_port, hub_service_env, listens_on, start_hub_service
 from traitlets import TraitError
 
 from labdeck.backend.context import Actor, Backend
@@ -40,7 +40,7 @@ class Service:
         """Every process listening on the service's port."""
         first = psutil.Process(self.proc.pid)
         every = [first, *first.children()]
-        return [p for p in every if _listens(p, self.port)]
+        return [p for p in every if listens_on(p, self.port)]
 
     def wait_for_workers(self, count: int, timeout: float = 90.0) -> list[psutil.Process]:
         deadline = time.monotonic() + timeout
@@ -50,14 +50,6 @@ class Service:
                 return listening
             time.sleep(0.2)
         raise AssertionError(f"{count} workers never listened: {self.log.read_text()[-3000:]}")
-
-
-def _listens(process: psutil.Process, port: int) -> bool:
-    try:
-        connections = process.net_connections("tcp")
-    except psutil.NoSuchProcess:
-        return False
-    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
 
 
 @contextmanager

@@ -79,10 +79,6 @@ class Workers:
         self._watch: PeriodicCallback | None = None
         self._stopping = False
 
-    @property
-    def pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers if w.process and w.process.poll() is None]
-
     def start(self) -> None:
         """Start every worker, then watch them once a second (on the event loop)."""
         for worker in self._workers:
@@ -104,9 +100,11 @@ class Workers:
         self._log.info("labdeck: worker %d started (pid %d)", worker.index, worker.process.pid)
 
     def _check(self) -> None:
+        if self._stopping:
+            return
         now = time.monotonic()
         for worker in self._workers:
-            if self._stopping or worker.process is None:
+            if worker.process is None:
                 continue
             if worker.restart_at is not None:
                 if now >= worker.restart_at:
