@@ -181,20 +181,3 @@ async def test_a_kernel_pushed_back_past_the_staleness_is_not_reaped(
         crashes = set(session.scalars(select(Alert.run_id).where(Alert.event == "run_crashed")))
     assert knocking["id"] not in crashes
     await _wait_state(api, knocking["id"], "crashed")  # it stopped knocking: reaped
-
-
-async def test_cell_markers_count_as_the_runs_heartbeat(api_as, make_user):
-    kim = make_user("kim")
-    api = api_as(kim)
-    await api("POST", "/projects/kim", {"name": "p", "visibility": "private"})
-    _, run = await api("POST", "/projects/kim/p/runs", {"name": "cells"})
-    before = (await api("GET", f"/runs/{run['id']}"))[1]["heartbeat_at"]
-    await asyncio.sleep(0.3)
-    code, marker = await api("POST", f"/runs/{run['id']}/markers", {"start_t": 1.0})
-    assert code == 201
-    after = (await api("GET", f"/runs/{run['id']}"))[1]["heartbeat_at"]
-    assert after > before
-    await asyncio.sleep(0.3)
-    code, _ = await api("PATCH", f"/runs/{run['id']}/markers/{marker['id']}", {"end_t": 2.0})
-    assert code == 200
-    assert (await api("GET", f"/runs/{run['id']}"))[1]["heartbeat_at"] > after

@@ -4,6 +4,7 @@ with its figures (`PATCH /runs/{id}/markers/{marker_id}` with `usage`);
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -102,3 +103,22 @@ async def test_saved_code_over_rest(api_as: Any, world: dict[str, Any]) -> None:
     assert code == 409 and err["error"] == "conflict"
     code, listed = await bob("GET", f"/runs/{quiet['id']}/code")
     assert code == 200 and listed == {"code_saving": False, "files": []}
+
+
+# Under the server's default staleness: with the reaper's test window of 1 s
+# (test_reaper.py) a loaded machine could reap the run between two requests.
+async def test_cell_markers_count_as_the_runs_heartbeat(api_as, make_user):
+    kim = make_user("kim")
+    api = api_as(kim)
+    await api("POST", "/projects/kim", {"name": "p", "visibility": "private"})
+    _, run = await api("POST", "/projects/kim/p/runs", {"name": "cells"})
+    before = (await api("GET", f"/runs/{run['id']}"))[1]["heartbeat_at"]
+    await asyncio.sleep(0.3)
+    code, marker = await api("POST", f"/runs/{run['id']}/markers", {"start_t": 1.0})
+    assert code == 201
+    after = (await api("GET", f"/runs/{run['id']}"))[1]["heartbeat_at"]
+    assert after > before
+    await asyncio.sleep(0.3)
+    code, _ = await api("PATCH", f"/runs/{run['id']}/markers/{marker['id']}", {"end_t": 2.0})
+    assert code == 200
+    assert (await api("GET", f"/runs/{run['id']}"))[1]["heartbeat_at"] > after
