@@ -29,6 +29,17 @@ def test_editable_install_sees_every_layer() -> None:
         assert Path(path).is_relative_to(ROOT / layer)
 
 
+def test_the_server_extension_loads_without_the_postgres_extra() -> None:
+    """The default install (`pip install labdeck`, SQLite) has no PostgreSQL
+    driver: the extension must import without it, or JupyterLab starts
+    without labdeck (found on a fresh clone: a module imported psycopg)."""
+    probe = (
+        "import sys; sys.modules['psycopg'] = None; sys.modules['psycopg2'] = None;"
+        " import labdeck.extension.app, labdeck.extension.service, labdeck.cli"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd="/")
+
+
 def test_wheel_holds_and_imports_every_layer(tmp_path: Path) -> None:
     subprocess.run(
         [

@@ -26,7 +26,6 @@ import logging
 import threading
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine
 
 from .keycache import KeyCache
@@ -67,6 +66,10 @@ class RevocationListener:
         self._thread.join(timeout=_POLL * 5)
 
     def _run(self) -> None:
+        # Imported here: the driver is the `postgres` extra, and an embedded
+        # (SQLite) server imports this module without it.
+        import psycopg
+
         delay = _RETRY_FIRST
         warned = False
         while not self._stop.is_set():
