@@ -11,7 +11,9 @@ forwarding against the real service behind a real JupyterHub.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import http.client
 import json
 import os
 from collections.abc import Iterator
@@ -189,6 +191,48 @@ async def test_nobody_signed_in_is_refused_here(labdeck_app, service, jp_fetch):
     response = await fetch(jp_fetch, "me", headers={"Authorization": ""})
     assert response.code == 401 and json.loads(response.body)["error"] == "unauthenticated"
     assert received.requests == []
+
+
+async def test_a_refusal_before_the_body_says_the_connection_closes(
+    labdeck_app, service, http_server_client, jp_http_port, jp_base_url, jp_auth_header
+):
+    """tornado reads a streamed body only after prepare(), so it closes the
+    connection after an answer given before; a keep-alive peer (the Hub's
+    proxy) must hear so, or it sends the next request down a dead socket and
+    answers 503 itself. Ground truth at the socket: the header, then EOF."""
+    body = b'{"institution": "Hub U"}'
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(
+        f"PATCH {jp_base_url}labdeck/api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Connection: keep-alive\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)).decode().lower()
+    assert head.startswith("http/1.1 403"), head  # no XSRF token: tornado refuses
+    assert "\r\nconnection: close\r\n" in head, head
+    length = int(head.split("content-length:")[1].split("\r\n")[0])
+    await reader.readexactly(length)
+    assert await asyncio.wait_for(reader.read(), 30) == b"", "the server closed it, as it said"
+    writer.close()
+    assert service[0].requests == []
+
+    # An answer from the service keeps the connection open for the next one.
+    def two_on_one_connection() -> list[Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", jp_http_port, timeout=30)
+        sockets = []
+        for _ in range(2):
+            connection.request("GET", f"{jp_base_url}labdeck/api/me", headers=jp_auth_header)
+            response = connection.getresponse()
+            assert response.status == 200 and not response.will_close
+            assert json.loads(response.read()) == {"username": "alice"}
+            sockets.append(connection.sock)
+        connection.close()
+        return sockets
+
+    first, second = await asyncio.to_thread(two_on_one_connection)
+    assert first is second
 
 
 async def test_statuses_and_headers_come_back_as_sent(labdeck_app, service, jp_fetch):

@@ -16,12 +16,20 @@ Bodies stream both ways (an artifact upload, an export download) and the
 service's status and headers (`Retry-After` of a 503, `Location`,
 `Content-Disposition`) come back as they are. When the service cannot be
 reached this server answers 503 with Retry-After itself.
+
+A streaming handler reads the request body only after prepare(), so an
+answer given before it (a refusal, tornado's own XSRF 403) ends with
+tornado closing the connection, after headers that said nothing of it. A
+keep-alive client (JupyterHub's proxy) would then send its next request down
+the dead socket and answer that one 503 itself; such an answer says
+`Connection: close`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from asyncio import Future
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -66,6 +74,7 @@ class ServiceClient:
 @web.stream_request_body
 class ForwardHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
+    _body_read = False
 
     @property
     def service(self) -> ServiceClient:
@@ -99,6 +108,11 @@ class ForwardHandler(APIHandler):
         if labdeck_key(self.request) is not None:
             return None
         return super().check_xsrf_cookie()
+
+    def finish(self, *args: Any, **kwargs: Any) -> Future[Any]:
+        if not self._body_read and not self._headers_written:
+            self.set_header("Connection", "close")
+        return super().finish(*args, **kwargs)
 
     def data_received(self, chunk: bytes) -> None:
         self._body.put_nowait(chunk)
@@ -135,6 +149,8 @@ class ForwardHandler(APIHandler):
         return self.flush()
 
     async def _forward(self, path: str) -> None:
+        # tornado calls the method once the whole body has arrived.
+        self._body_read = True
         self._body.put_nowait(None)
         # The path as the client encoded it (`path` is decoded): an artifact's
         # file name with `%2F` or `%3F` must reach the service unchanged.
