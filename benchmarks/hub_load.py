@@ -89,8 +89,11 @@ def make_accounts(url: str, count: int) -> list[str]:
 
 
 def start_service(url: str, port: int, log: Path, workers: int) -> subprocess.Popen[bytes]:
+    # This checkout first, then whatever this process was given (packages
+    # installed with --target on a machine lent for the benchmark).
+    paths = [str(ROOT / p) for p in ("backend", "kernel", "extension")]
     env = hub_service_env(url, log.parent, port) | {
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("backend", "kernel", "extension"))
+        "PYTHONPATH": os.pathsep.join(paths + os.environ.get("PYTHONPATH", "").split(os.pathsep))
     }
     with open(log, "wb") as out:
         return subprocess.Popen(
