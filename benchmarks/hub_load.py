@@ -94,9 +94,8 @@ def start_service(url: str, port: int, log: Path, workers: int) -> subprocess.Po
     # This checkout first, then whatever this process was given (packages
     # installed with --target on a machine lent for the benchmark).
     paths = [str(ROOT / p) for p in ("backend", "kernel", "extension")]
-    env = hub_service_env(url, log.parent, port) | {
-        "PYTHONPATH": os.pathsep.join(paths + os.environ.get("PYTHONPATH", "").split(os.pathsep))
-    }
+    paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = hub_service_env(url, log.parent, port) | {"PYTHONPATH": os.pathsep.join(paths)}
     with open(log, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "labdeck.cli", "serve", "--allow-root",
