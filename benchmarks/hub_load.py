@@ -204,15 +204,20 @@ async def load(
 
 def postgres_cpu() -> float:
     """CPU seconds of every PostgreSQL process on this machine, now (the
-    service's connections, the checkpointer, autovacuum; a process that
-    ended meanwhile takes its seconds with it)."""
+    service's connections, the checkpointer, autovacuum), and of those that
+    have ended: the postmaster reaps its backends, so their seconds are in
+    its children's times (a connection closed during the run counts too)."""
     total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("postgres", "postmaster"):
-            try:
-                total += sum(proc.cpu_times()[:2])
-            except psutil.Error:
-                pass
+    for proc in psutil.process_iter(["name", "ppid"]):
+        if proc.info["name"] not in ("postgres", "postmaster"):
+            continue
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+            if psutil.Process(proc.info["ppid"]).name() not in ("postgres", "postmaster"):
+                total += times.children_user + times.children_system
+        except psutil.Error:
+            pass
     return total
 
 
@@ -317,6 +322,15 @@ def main() -> None:
             size_after = conn.execute(
                 text("SELECT pg_database_size(current_database())")
             ).scalar_one()
+            # Without autovacuum the fresh tables are never analyzed and each
+            # write scans metric_series (docs/operations.md, "PostgreSQL").
+            autovacuum = conn.execute(text("SHOW autovacuum")).scalar_one()
+            series_scans = conn.execute(
+                text(
+                    "SELECT seq_scan, seq_tup_read, last_autoanalyze FROM pg_stat_user_tables "
+                    "WHERE relname = 'metric_series'"
+                )
+            ).one()
         engine.dispose()
     finally:
         for proc in procs:
@@ -348,6 +362,9 @@ def main() -> None:
           f"{1000 * database_cpu / max(1, stats.written):.3f} s per 1,000 points; "
           f"load generator CPU {generator_cpu:.0f} s")  # fmt: skip
     print(f"database: {(size_after - size_before) / run_hours / 1e6:.2f} MB per run-hour")
+    print(f"PostgreSQL: autovacuum {autovacuum}; metric_series: {series_scans.seq_scan} "
+          f"sequential scans reading {series_scans.seq_tup_read:,} rows, last analyzed "
+          f"{series_scans.last_autoanalyze or 'never'}")  # fmt: skip
     print(f"points offered {stats.offered}, stored {stored}, duplicates {stats.duplicates}, "
           f"lost to reaped runs {stats.lost}: "
           f"{'EQUAL' if stored == stats.offered else 'DIFFERENT'}")  # fmt: skip
