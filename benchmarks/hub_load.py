@@ -66,6 +66,10 @@ from labdeck.backend.context import Backend  # noqa: E402
 from labdeck.backend.db import Database  # noqa: E402
 from labdeck.backend.services import apikeys, identity  # noqa: E402
 
+# The service pushing back (`arrivals`): the kernel keeps its batch.
+PUSHED_BACK = (429, 503)
+POSTGRES_NAMES = ("postgres", "postmaster")
+
 
 @dataclass
 class Stats:
@@ -156,7 +160,7 @@ async def kernel(
             stats.duplicates += answer["duplicates"]
             pending = []
         except HTTPClientError as exc:
-            if exc.code in (429, 503):  # pushed back: the batch is kept and sent with the next
+            if exc.code in PUSHED_BACK:  # pushed back: the batch is kept and sent with the next
                 stats.pushed_back += 1
                 continue
             stats.errors[f"HTTP {exc.code}"] += 1
@@ -173,7 +177,7 @@ async def kernel(
             stats.written += answer["written"]
             pending = []
         except Exception as exc:
-            if isinstance(exc, HTTPClientError) and exc.code in (429, 503):
+            if isinstance(exc, HTTPClientError) and exc.code in PUSHED_BACK:
                 stats.drain_pushed_back += 1  # kept and sent again, as in the run
             else:
                 stats.errors[f"final {type(exc).__name__}"] += 1
@@ -209,12 +213,12 @@ def postgres_cpu() -> float:
     its children's times (a connection closed during the run counts too)."""
     total = 0.0
     for proc in psutil.process_iter(["name", "ppid"]):
-        if proc.info["name"] not in ("postgres", "postmaster"):
+        if proc.info["name"] not in POSTGRES_NAMES:
             continue
         try:
             times = proc.cpu_times()
             total += times.user + times.system
-            if psutil.Process(proc.info["ppid"]).name() not in ("postgres", "postmaster"):
+            if psutil.Process(proc.info["ppid"]).name() not in POSTGRES_NAMES:
                 total += times.children_user + times.children_system
         except psutil.Error:
             pass

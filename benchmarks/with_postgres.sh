@@ -28,8 +28,12 @@ fi
 as_pg() {
   if [ -n "$RUN_AS" ]; then su "$RUN_AS" -s /bin/sh -c "$1"; else sh -c "$1"; fi
 }
+stop() {
+  as_pg "'$BIN/pg_ctl' -D '$DIR/data' -m fast stop" >/dev/null 2>&1 || true
+  rm -rf "$DIR"
+}
+trap stop EXIT
 as_pg "'$BIN/initdb' -D '$DIR/data' -U postgres --auth=trust -E UTF8 >'$DIR/initdb.log' 2>&1"
 as_pg "'$BIN/pg_ctl' -D '$DIR/data' -w -l '$DIR/server.log' -o \"-p $PORT -k '$DIR' -c listen_addresses=127.0.0.1 -c max_connections=400\" start >/dev/null"
-trap 'as_pg "'"'$BIN/pg_ctl'"' -D '"'$DIR/data'"' -m fast stop >/dev/null"; rm -rf "$DIR"' EXIT
 echo "== PostgreSQL $("$BIN/pg_config" --version | cut -d' ' -f2) on 127.0.0.1:$PORT ($DIR)"
 LABDECK_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres" "$@"

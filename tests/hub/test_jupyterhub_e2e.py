@@ -126,19 +126,19 @@ def test_a_browser_session_on_alices_server_reaches_the_service_as_alice(hub) ->
     # the server closes one after a refusal given before reading the body.
     # Unless it says so, the next write goes down the dead socket and the
     # proxy answers 503 (7 of 60 rounds did before the fix).
-    for round in range(20):
+    for attempt in range(20):
         refused = session.patch(
             f"{hub.public}/user/alice/labdeck/api/me", json={"institution": "Hub U"}, timeout=60
         )
         assert refused.status_code == 403, "a cookie write without the XSRF token is refused"
         patched = session.patch(
             f"{hub.public}/user/alice/labdeck/api/me",
-            json={"institution": f"Hub U {round}"},
+            json={"institution": f"Hub U {attempt}"},
             headers={"X-XSRFToken": xsrf_cookie or ""},
             timeout=60,
         )
-        assert patched.status_code == 200, (round, patched.status_code, patched.text[-300:])
-        assert patched.json()["institution"] == f"Hub U {round}"
+        assert patched.status_code == 200, (attempt, patched.status_code, patched.text[-300:])
+        assert patched.json()["institution"] == f"Hub U {attempt}"
 
 
 def start_kernel(hub, user: str) -> Path:
